@@ -1,0 +1,34 @@
+#pragma once
+// TimerService on a Boost.Asio io_context: one steady_timer armed for the
+// earliest deadline of a TimerQueue.
+
+#include "core/timer_service.hpp"
+
+#include <memory>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace tandem::core {
+
+class AsioTimerService final : public TimerService {
+ public:
+  explicit AsioTimerService(boost::asio::io_context& io);
+  ~AsioTimerService() override;
+
+  Clock::time_point now() const override { return Clock::now(); }
+  TimerId schedule(Millis delay, Callback cb) override;
+  void cancel(TimerId id) override;
+  std::size_t pending() const override { return queue_.size(); }
+
+ private:
+  void rearm();
+
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  TimerQueue queue_;
+  Clock::time_point armedFor_ = Clock::time_point::max();
+};
+
+}  // namespace tandem::core

@@ -1,0 +1,157 @@
+#pragma once
+// A SIP message (RFC 3261 §7): request or response, parsed zero-copy.
+//
+//   SIP-message  = Request / Response
+//   Request      = Request-Line *( message-header ) CRLF [ message-body ]
+//   Request-Line = Method SP Request-URI SP SIP-Version CRLF
+//   Status-Line  = SIP-Version SP Status-Code SP Reason-Phrase CRLF
+//
+// The message owns its bytes; start line, header names and values and the body
+// are string_views into them. Views stay valid when the Message is moved.
+// Edits store new text in the message's own arena and point views at it, so
+// forwarding a request rewrites only what changes. Header values are parsed into
+// typed form on demand (headers.hpp); the mandatory ones are validated eagerly by
+// parse(), so a bad request gets its 400 before any layer looks at it.
+
+#include "sip/message/headers.hpp"
+#include "sip/message/uri.hpp"
+
+#include <cstdint>
+#include <forward_list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tandem::sip {
+
+enum class Method : std::uint8_t {
+  Unknown, Invite, Ack, Bye, Cancel, Register, Options, Info, Update, Prack,
+  Subscribe, Notify, Refer, Message, Publish,
+};
+Method methodFromName(std::string_view name);  // case-sensitive, as RFC 3261 §7.1
+std::string_view methodName(Method m);
+
+struct Header {
+  HeaderId id = HeaderId::Other;
+  std::string_view name;   // as written (may be compact form)
+  std::string_view value;  // trimmed, folding (CRLF + WSP) left in place
+};
+
+class Message;
+
+// Outcome of parsing one complete message (a UDP datagram, or one framed
+// message from a stream).
+struct ParseResult {
+  // Set when the start line and header section could be split, even if the
+  // message is then found invalid: a request with Via, From, To, Call-ID and
+  // CSeq that parse can still be answered with a 400.
+  std::unique_ptr<Message> message;
+  // Empty when the message is valid; otherwise why not, short enough for a
+  // Reason-Phrase, e.g. "Bad CSeq header", "Content-Length exceeds body".
+  std::string error;
+
+  bool ok() const { return message && error.empty(); }
+};
+
+class Message {
+ public:
+  // Parses `data`, which must hold exactly one message (trailing bytes beyond
+  // Content-Length are an error for streams; for datagrams they are ignored as
+  // RFC 3261 §18.3 says). Never throws, whatever the input.
+  static ParseResult parse(std::string data);
+
+  Message(const Message&) = delete;
+  Message& operator=(const Message&) = delete;
+  Message(Message&&) noexcept;
+  Message& operator=(Message&&) noexcept;
+  ~Message();
+
+  // A deep copy (for forking one request to several branches).
+  std::unique_ptr<Message> clone() const;
+
+  // ---- Start line
+  bool isRequest() const { return isRequest_; }
+  bool isResponse() const { return !isRequest_; }
+  Method method() const { return method_; }          // requests only
+  std::string_view methodText() const { return methodText_; }
+  std::string_view requestUriText() const { return requestUriText_; }
+  const Uri& requestUri() const { return requestUri_; }  // valid when the message is valid
+  int status() const { return status_; }              // responses only
+  std::string_view reason() const { return reason_; }
+  std::string_view version() const { return version_; }
+
+  // ---- Headers, in the order written
+  const std::vector<Header>& headers() const { return headers_; }
+  const Header* find(HeaderId id) const;
+  const Header* find(std::string_view name) const;  // for HeaderId::Other names
+  // First value of a header (the whole line's value), "" when absent.
+  std::string_view first(HeaderId id) const;
+  bool has(HeaderId id) const { return find(id) != nullptr; }
+  // All comma-separated values across every line of this header, in order.
+  std::vector<std::string_view> values(HeaderId id) const;
+
+  // ---- Typed access (parsed on demand; nullopt when absent or malformed)
+  std::optional<Via> topVia() const;
+  std::optional<NameAddr> from() const;
+  std::optional<NameAddr> to() const;
+  std::string_view callId() const { return first(HeaderId::CallId); }
+  std::optional<CSeq> cseq() const;
+  // -1 when absent.
+  int maxForwards() const;
+  // Method of the CSeq (for responses, the method of the request answered).
+  Method cseqMethod() const;
+
+  std::string_view body() const { return body_; }
+
+  // ---- Edits (views point into the message's arena afterwards)
+  // Stores `s` in the message and returns a view of the stored copy.
+  std::string_view store(std::string s);
+  void setRequestUri(std::string uri);  // re-parses requestUri(); false if invalid
+  void setStatus(int code, std::string reason);
+  // Adds a header line before all others of any kind (e.g. the proxy's Via).
+  void prependHeader(HeaderId id, std::string value);
+  // Adds a header line at the end of the header section.
+  void appendHeader(HeaderId id, std::string value);
+  void appendHeader(std::string name, std::string value);  // by name (unknown headers)
+  // Removes the first comma-separated value of the first line of `id` (e.g. the
+  // top Via or top Route); removes the line when it had one value.
+  void removeFirstValue(HeaderId id);
+  // Removes every line of `id`.
+  void removeAll(HeaderId id);
+  // Replaces all lines of `id` with one line holding `value`.
+  void setHeader(HeaderId id, std::string value);
+  // Replaces the body; Content-Type is set when not empty.
+  void setBody(std::string body, std::string contentType = {});
+
+  // Writes the message: start line, headers in order (long names for headers the
+  // stack added, names as received otherwise), a Content-Length that matches the
+  // body, the body.
+  std::string serialize() const;
+
+ private:
+  Message();
+  friend struct MessageParser;
+
+  std::string data_;  // the bytes parsed from; reserved so it never reallocates
+  std::forward_list<std::string> arena_;
+  bool isRequest_ = true;
+  Method method_ = Method::Unknown;
+  std::string_view methodText_, requestUriText_, version_, reason_, body_;
+  Uri requestUri_;
+  int status_ = 0;
+  std::vector<Header> headers_;
+};
+
+// Builds a response to `request` per RFC 3261 §8.2.6: copies Via (all),
+// From, To, Call-ID, CSeq; adds `toTag` to To when given and To has none; for
+// 100 Trying copies Timestamp. Reason defaults to the standard phrase.
+std::unique_ptr<Message> makeResponse(const Message& request, int status,
+                                      std::string_view reason = {},
+                                      std::string_view toTag = {});
+
+// The standard reason phrase for a status code ("Not Found"), or "Unknown".
+std::string_view reasonPhrase(int status);
+
+}  // namespace tandem::sip

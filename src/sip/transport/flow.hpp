@@ -1,0 +1,65 @@
+#pragma once
+// Where a SIP message came from or goes to: transport, addresses and, for
+// stream transports, the connection (RFC 5626 "flow").
+
+#include "core/endpoint.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace tandem::sip {
+
+enum class Transport : std::uint8_t { Udp, Tcp, Tls, Ws, Wss };
+
+// "UDP", "TCP", "TLS", "WS", "WSS" (as in Via).
+std::string_view transportName(Transport t);
+// Case-insensitive; nullopt for anything else.
+std::optional<Transport> transportFromName(std::string_view name);
+inline bool isReliable(Transport t) { return t != Transport::Udp; }
+inline bool isSecure(Transport t) { return t == Transport::Tls || t == Transport::Wss; }
+
+using ConnectionId = std::uint64_t;  // 0: no connection (UDP, or "open one")
+
+struct Flow {
+  Transport transport = Transport::Udp;
+  core::Endpoint remote;
+  core::Endpoint local;          // the listening socket's address (for UDP and accepted streams)
+  ConnectionId connection = 0;
+
+  friend bool operator==(const Flow&, const Flow&) = default;
+};
+
+// Anything that can put bytes on the wire. The transaction layer talks to the
+// network only through this, so tests replace it with a recorder.
+class TransportSender {
+ public:
+  virtual ~TransportSender() = default;
+  // Sends one serialised message. For stream transports, uses `to.connection`
+  // when it is still open, otherwise an open connection to `to.remote`, otherwise
+  // opens one. Returns false when it cannot be sent at all (no listener for that
+  // transport, connection closed and no way to reopen); asynchronous failures
+  // after that are reported through TransportListener::onSendFailed.
+  virtual bool send(const Flow& to, std::string data) = 0;
+  // The address to advertise in Via / Record-Route for a transport (the
+  // listening address, or the configured advertised address); nullopt when
+  // Tandem does not listen on that transport.
+  virtual std::optional<core::Endpoint> advertised(Transport t) const = 0;
+};
+
+// Receives what the transports deliver. Called on the loop; callbacks must not
+// destroy the TransportLayer.
+class TransportListener {
+ public:
+  virtual ~TransportListener() = default;
+  // One complete message: a UDP datagram, or one message framed by
+  // Content-Length from a stream. Keep-alive CRLFs never get here.
+  virtual void onMessage(std::string data, const Flow& from) = 0;
+  // A stream connection closed (by the peer, idle timeout, error, or framing
+  // error). Bindings and transactions tied to it should go.
+  virtual void onConnectionClosed(ConnectionId id) = 0;
+  // Sending to `to` failed after send() returned true (e.g. connect refused).
+  virtual void onSendFailed(const Flow& to) = 0;
+};
+
+}  // namespace tandem::sip

@@ -1,0 +1,69 @@
+#pragma once
+// The SIP transports (RFC 3261 §18): UDP, TCP and TLS listeners, outgoing
+// connections, stream framing by Content-Length, keep-alives (RFC 5626 §4.4.1)
+// and idle timeouts. Heavy Asio/SSL headers stay in the .cpp files.
+
+#include "sip/transport/flow.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace tandem::sip {
+
+struct TransportOptions {
+  std::size_t maxMessageSize = 65535;                // larger stream messages close the connection
+  std::chrono::seconds idleTimeout{300};              // stream connections with no traffic
+  std::size_t udpReceiveBuffer = 4 * 1024 * 1024;     // SO_RCVBUF; the kernel may cap it
+  std::string tlsCertFile, tlsKeyFile;                // needed for a TLS listener
+  std::string tlsCaFile;                              // for verifying peers (optional)
+  bool tlsVerifyPeer = false;                         // outgoing TLS: verify the server
+};
+
+class TransportLayer final : public TransportSender {
+ public:
+  TransportLayer(boost::asio::io_context& io, TransportListener& listener,
+                 TransportOptions options);
+  ~TransportLayer() override;
+
+  // Opens a listener. Returns an empty string on success, else the reason
+  // (address in use, bad certificate, ...). Port 0 picks a free port; the real
+  // one is then in advertised().
+  std::string listen(Transport t, const core::Endpoint& at);
+  // Overrides the address put in Via / Record-Route for a transport.
+  void setAdvertised(Transport t, const core::Endpoint& at);
+
+  bool send(const Flow& to, std::string data) override;
+  std::optional<core::Endpoint> advertised(Transport t) const override;
+
+  // Closes listeners and connections (pending writes are flushed best-effort).
+  void shutdown();
+
+  std::size_t connectionCount() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Incremental stream framing (RFC 3261 §18.3). Scans `buffer` for one message:
+//   - NeedMore: not enough bytes yet;
+//   - KeepAlive: `consumed` bytes of CRLF keep-alive (a double CRLF ping gets a
+//     single CRLF pong, RFC 5626 §4.4.1: `pong` is set);
+//   - Message: the first `consumed` bytes are one message;
+//   - Error: framing is broken (no/bad Content-Length, header section or body
+//     larger than maxSize): close the connection.
+struct FrameResult {
+  enum class Kind { NeedMore, KeepAlive, Message, Error } kind = Kind::NeedMore;
+  std::size_t consumed = 0;
+  bool pong = false;
+  std::string_view error;
+};
+FrameResult frameStream(std::string_view buffer, std::size_t maxSize);
+
+}  // namespace tandem::sip
