@@ -1,1 +1,650 @@
-// placeholder: implementation pending
+#include "proxy/proxy.hpp"
+
+#include "core/log.hpp"
+#include "core/random.hpp"
+#include "registrar/authenticator.hpp"
+#include "registrar/registrar.hpp"
+
+#include <boost/asio/ip/address.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace tandem::proxy {
+namespace {
+
+constexpr int kDefaultMaxForwards = 70;
+constexpr std::string_view kAllow = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, PRACK, MESSAGE, SUBSCRIBE, NOTIFY, REFER";
+
+std::optional<boost::asio::ip::address> ipLiteral(std::string_view host) {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  boost::system::error_code ec;
+  auto address = boost::asio::ip::make_address(std::string(host), ec);
+  if (ec) return std::nullopt;
+  return address;
+}
+
+std::uint16_t defaultPort(sip::Transport t) {
+  return (t == sip::Transport::Tls || t == sip::Transport::Wss) ? 5061 : 5060;
+}
+
+// Transport for reaching a URI (RFC 3263 §4.1 without DNS): the transport
+// parameter, else TLS for sips, else UDP.
+std::optional<sip::Transport> uriTransport(const sip::Uri& uri) {
+  if (auto t = uri.param("transport")) return sip::transportFromName(*t);
+  return uri.scheme == sip::UriScheme::Sips ? sip::Transport::Tls : sip::Transport::Udp;
+}
+
+bool isDialogCreating(sip::Method m) {
+  return m == sip::Method::Invite || m == sip::Method::Subscribe || m == sip::Method::Refer;
+}
+
+// The class rank used to pick the best final response (§16.7 step 6): 6xx
+// first, then the lowest class; within 4xx prefer responses that let the
+// caller retry (401, 407, 415, 420, 484).
+int rank(int status) {
+  if (status >= 600) return 0;
+  int r = (status / 100) * 10;
+  if (status == 401 || status == 407 || status == 415 || status == 420 || status == 484) r -= 5;
+  return r;
+}
+
+}  // namespace
+
+struct Proxy::Branch {
+  sip::TransactionId tx = 0;
+  sip::Flow flow;
+  int status = 0;             // last response status; 0 = none yet
+  bool done = false;          // final response, timeout or transport error
+  bool cancelWanted = false;  // CANCEL once a provisional response arrives
+  bool cancelSent = false;
+  core::TimerService::TimerId timerC = 0;
+};
+
+struct Proxy::Context {
+  sip::TransactionId serverTx = 0;
+  std::unique_ptr<sip::Message> request;
+  sip::Flow from;
+  std::vector<Branch> branches;
+  std::unique_ptr<sip::Message> best;
+  std::vector<std::string> challenges[2];  // WWW-Authenticate, Proxy-Authenticate (§16.7 step 7)
+  bool finalSent = false;
+  bool cancelled = false;
+};
+
+Proxy::Proxy(ProxyConfig config, sip::TransactionLayer& transactions,
+             sip::TransportSender& transport, registrar::Registrar& registrar,
+             registrar::Authenticator& auth, registrar::UserStore& users,
+             core::TimerService& timers)
+    : config_(std::move(config)),
+      transactions_(transactions),
+      transport_(transport),
+      registrar_(registrar),
+      auth_(auth),
+      users_(users),
+      timers_(timers) {}
+
+Proxy::~Proxy() {
+  for (auto& [tx, ctx] : contexts_) {
+    for (auto& b : ctx->branches) {
+      if (b.timerC) timers_.cancel(b.timerC);
+      if (!b.done) transactions_.detach(b.tx);
+    }
+  }
+}
+
+ProxyStats Proxy::stats() const {
+  auto s = stats_;
+  s.activeContexts = contexts_.size();
+  return s;
+}
+
+// ---------------------------------------------------------------- routing helpers
+
+bool Proxy::isUs(const sip::Uri& uri) const {
+  const auto address = ipLiteral(uri.host);
+  for (auto t : {sip::Transport::Udp, sip::Transport::Tcp, sip::Transport::Tls}) {
+    const auto adv = transport_.advertised(t);
+    if (!adv) continue;
+    const auto port = uri.port ? uri.port : defaultPort(t);
+    if (port != adv->port) continue;
+    if (address ? *address == adv->address : sip::iequals(uri.host, config_.domain)) return true;
+  }
+  return false;
+}
+
+bool Proxy::isOurHost(const sip::Uri& uri) const {
+  if (sip::iequals(uri.host, config_.domain)) return true;
+  return isUs(uri);
+}
+
+std::optional<sip::Flow> Proxy::flowForUri(const sip::Uri& uri) const {
+  if (!uri.isSipOrSips()) return std::nullopt;
+  const auto transport = uriTransport(uri);
+  const auto address = ipLiteral(uri.host);
+  if (!transport || !address) return std::nullopt;
+  sip::Flow flow;
+  flow.transport = *transport;
+  flow.remote.address = *address;
+  flow.remote.port = uri.port ? uri.port : defaultPort(*transport);
+  return flow;
+}
+
+std::optional<sip::Flow> Proxy::flowForBinding(const registrar::Binding& b) const {
+  // Prefer the connection the REGISTER came on (the UA may not accept
+  // connections), else the contact address, else the REGISTER's source.
+  auto contact = sip::Uri::parse(b.contact);
+  std::optional<sip::Flow> viaContact;
+  if (contact) viaContact = flowForUri(*contact);
+  // received = "transport:ip:port" or "transport:[v6]:port"
+  std::optional<sip::Flow> viaSource;
+  if (const auto colon = b.received.find(':'); colon != std::string::npos) {
+    const auto transport = sip::transportFromName(b.received.substr(0, colon));
+    const auto rest = std::string_view(b.received).substr(colon + 1);
+    const auto portColon = rest.rfind(':');
+    if (transport && portColon != std::string_view::npos) {
+      if (auto address = ipLiteral(rest.substr(0, portColon))) {
+        sip::Flow f;
+        f.transport = *transport;
+        f.remote.address = *address;
+        f.remote.port = static_cast<std::uint16_t>(std::atoi(std::string(rest.substr(portColon + 1)).c_str()));
+        f.connection = b.connection;
+        viaSource = f;
+      }
+    }
+  }
+  if (viaSource && viaSource->connection != 0) return viaSource;
+  if (viaContact) {
+    // A contact without a transport parameter is reached the way it registered.
+    if (contact && !contact->param("transport") && viaSource)
+      viaContact->transport = viaSource->transport;
+    return viaContact;
+  }
+  return viaSource;
+}
+
+std::string Proxy::viaFor(sip::Transport t, const std::string& branch) const {
+  const auto adv = transport_.advertised(t);
+  const auto host = adv ? adv->toString() : config_.domain;
+  return fmt::format("SIP/2.0/{} {};branch={}", sip::transportName(t), host, branch);
+}
+
+std::string Proxy::recordRouteFor(sip::Transport t) const {
+  const auto adv = transport_.advertised(t);
+  const auto host = adv ? adv->toString() : config_.domain;
+  if (t == sip::Transport::Udp) return fmt::format("<sip:{};lr>", host);
+  if (t == sip::Transport::Tls) return fmt::format("<sips:{};lr>", host);
+  std::string name(sip::transportName(t));
+  std::transform(name.begin(), name.end(), name.begin(), [](char c) { return std::tolower(c); });
+  return fmt::format("<sip:{};transport={};lr>", host, name);
+}
+
+void Proxy::reply(sip::TransactionId tx, const sip::Message& request, int status,
+                  std::string_view reason) {
+  if (tx == 0) return;  // ACK: never answered
+  transactions_.respond(tx, sip::makeResponse(request, status, reason, core::randomToken(10)));
+}
+
+void Proxy::answerOptions(sip::TransactionId tx, const sip::Message& request) {
+  auto response = sip::makeResponse(request, 200, {}, core::randomToken(10));
+  response->appendHeader(sip::HeaderId::Allow, std::string(kAllow));
+  response->appendHeader(sip::HeaderId::Accept, "application/sdp");
+  response->appendHeader(sip::HeaderId::Supported, "path");
+  transactions_.respond(tx, std::move(response));
+}
+
+// ---------------------------------------------------------------- requests
+
+void Proxy::onRequest(sip::TransactionId tx, std::unique_ptr<sip::Message> request,
+                      const sip::Flow& from) {
+  auto& req = *request;
+
+  // §16.3 step 2: only sip/sips Request-URIs can be routed here.
+  if (!req.requestUri().isSipOrSips()) {
+    return reply(tx, req, 416, "Unsupported URI Scheme");
+  }
+  // §16.3 step 5: Proxy-Require names extensions we do not support (we know none).
+  if (req.has(sip::HeaderId::ProxyRequire) && req.method() != sip::Method::Ack &&
+      req.method() != sip::Method::Cancel) {
+    auto response = sip::makeResponse(req, 420, {}, core::randomToken(10));
+    for (auto v : req.values(sip::HeaderId::ProxyRequire))
+      response->appendHeader(sip::HeaderId::Unsupported, std::string(v));
+    return transactions_.respond(tx, std::move(response));
+  }
+
+  // §16.4: a strict router before us put our Record-Route in the Request-URI:
+  // the real target is the last Route.
+  if (isUs(req.requestUri()) && req.has(sip::HeaderId::Route) && req.requestUri().user.empty()) {
+    auto routes = req.values(sip::HeaderId::Route);
+    auto last = sip::NameAddr::parse(routes.back());
+    if (last) {
+      std::string target(last->uri.text);
+      // Rebuild the Route set without its last element.
+      std::vector<std::string> keep(routes.begin(), routes.end() - 1);
+      req.removeAll(sip::HeaderId::Route);
+      for (auto& r : keep) req.appendHeader(sip::HeaderId::Route, std::move(r));
+      req.setRequestUri(std::move(target));
+    }
+  }
+  // §16.4: remove our own Route entry.
+  if (req.has(sip::HeaderId::Route)) {
+    auto top = sip::NameAddr::parse(req.values(sip::HeaderId::Route).front());
+    if (top && isUs(top->uri)) req.removeFirstValue(sip::HeaderId::Route);
+  }
+
+  if (tx == 0) return forwardAck(std::move(request));
+
+  const bool inDialog = req.to() && !req.to()->tag().empty();
+  const auto& ruri = req.requestUri();
+
+  // Requests that end here.
+  if (!req.has(sip::HeaderId::Route) && isOurHost(ruri) && ruri.user.empty()) {
+    if (req.method() == sip::Method::Options) return answerOptions(tx, req);
+    if (req.method() == sip::Method::Register) return registrar_.handleRegister(tx, req, from);
+    return reply(tx, req, 404, "Not Found (no user in Request-URI)");
+  }
+  if (req.method() == sip::Method::Register) {
+    if (isOurHost(ruri)) return registrar_.handleRegister(tx, req, from);
+    return reply(tx, req, 403, "Forbidden (domain not served here)");
+  }
+
+  // §16.3 step 3: Max-Forwards.
+  if (req.maxForwards() == 0) return reply(tx, req, 483, "Too Many Hops");
+
+  // In-dialog requests follow their route set; no authentication (the dialog
+  // was authenticated when it was created through us).
+  if (inDialog && (req.has(sip::HeaderId::Route) || !isOurHost(ruri))) {
+    return forwardByRoute(tx, std::move(request), from);
+  }
+  if (req.has(sip::HeaderId::Route)) {
+    // A pre-loaded route through us to somewhere else: only for authenticated local users.
+    const auto fromHeader = req.from();
+    if (fromHeader && isOurHost(fromHeader->uri)) {
+      auto auth = auth_.check(req, /*proxy=*/true);
+      if (auth.status != registrar::AuthStatus::Ok)
+        return transactions_.respond(tx, std::move(auth.challenge));
+    }
+    return reply(tx, req, 403, "Forbidden (relaying not allowed)");
+  }
+
+  if (!isOurHost(ruri)) {
+    // No federation yet, and never an open relay.
+    return reply(tx, req, 403, "Forbidden (domain not served here)");
+  }
+  routeToLocalUser(tx, std::move(request), from);
+}
+
+void Proxy::routeToLocalUser(sip::TransactionId tx, std::unique_ptr<sip::Message> request,
+                             const sip::Flow& from) {
+  auto& req = *request;
+  // Requests claiming to come from one of our users must prove it (§22.3).
+  const auto fromHeader = req.from();
+  if (fromHeader && fromHeader->uri.isSipOrSips() && isOurHost(fromHeader->uri)) {
+    auto auth = auth_.check(req, /*proxy=*/true);
+    if (auth.status != registrar::AuthStatus::Ok)
+      return transactions_.respond(tx, std::move(auth.challenge));
+    if (sip::unescape(fromHeader->uri.user) != auth.user)
+      return reply(tx, req, 403, "Forbidden (From does not match the authenticated user)");
+  }
+
+  const auto user = sip::unescape(req.requestUri().user);
+  const auto aor = registrar::makeAor(req.requestUri().user, config_.domain);
+  const auto bindings = registrar_.lookup(aor);
+  if (bindings.empty()) {
+    if (!users_.findUser(user)) return reply(tx, req, 404, "Not Found");
+    return reply(tx, req, 480, "Temporarily Unavailable");
+  }
+
+  auto& ctx = newContext(tx, std::move(request), from);
+  // Parallel forking (§16.6) to every binding. Copy what we need first: sending
+  // may re-enter and change the registrar's lists.
+  struct Target {
+    std::string contact;
+    sip::Flow flow;
+    std::vector<std::string> path;
+  };
+  std::vector<Target> targets;
+  for (const auto* b : bindings) {
+    auto flow = flowForBinding(*b);
+    if (!flow) continue;
+    Target t{b->contact, *flow, {}};
+    if (!b->path.empty()) {
+      for (auto p : sip::splitCommaList(b->path)) t.path.emplace_back(p);
+    }
+    targets.push_back(std::move(t));
+  }
+  if (targets.empty()) {
+    reply(tx, *ctx.request, 480, "Temporarily Unavailable (no reachable contact)");
+    contexts_.erase(tx);
+    return;
+  }
+  for (const auto& t : targets) addBranch(ctx, t.contact, t.flow, t.path);
+  maybeFinish(ctx);
+}
+
+void Proxy::forwardByRoute(sip::TransactionId tx, std::unique_ptr<sip::Message> request,
+                           const sip::Flow& from) {
+  auto& req = *request;
+  std::optional<sip::Flow> next;
+  if (req.has(sip::HeaderId::Route)) {
+    auto top = sip::NameAddr::parse(req.values(sip::HeaderId::Route).front());
+    if (top) next = flowForUri(top->uri);
+  } else if (const auto* b = registrar_.findByContact(req.requestUriText())) {
+    next = flowForBinding(*b);
+  } else {
+    next = flowForUri(req.requestUri());
+  }
+  if (!next) return reply(tx, req, 503, "Service Unavailable (cannot resolve next hop)");
+  std::string target(req.requestUriText());
+  auto& ctx = newContext(tx, std::move(request), from);
+  addBranch(ctx, target, *next, {});
+  maybeFinish(ctx);
+}
+
+void Proxy::forwardAck(std::unique_ptr<sip::Message> ack) {
+  // ACK for a 2xx (§16.7 / §17.1.1.3): forwarded statelessly along the route.
+  std::optional<sip::Flow> next;
+  if (ack->has(sip::HeaderId::Route)) {
+    auto top = sip::NameAddr::parse(ack->values(sip::HeaderId::Route).front());
+    if (top) next = flowForUri(top->uri);
+  } else if (const auto* b = registrar_.findByContact(ack->requestUriText())) {
+    next = flowForBinding(*b);
+  } else if (!isOurHost(ack->requestUri())) {
+    next = flowForUri(ack->requestUri());
+  }
+  if (!next) return;
+  const int mf = ack->maxForwards();
+  if (mf == 0) return;
+  ack->setHeader(sip::HeaderId::MaxForwards, std::to_string(mf < 0 ? kDefaultMaxForwards : mf - 1));
+  // Stateless forwarding needs a branch that is the same for retransmissions
+  // (§16.11): derive it from the upstream branch.
+  const auto via = ack->topVia();
+  const auto branch = fmt::format("z9hG4bK{:x}", std::hash<std::string_view>{}(via ? via->branch() : ack->callId()));
+  ack->prependHeader(sip::HeaderId::Via, viaFor(next->transport, branch));
+  transactions_.sendStateless(*ack, *next);
+}
+
+// ---------------------------------------------------------------- contexts and branches
+
+Proxy::Context& Proxy::newContext(sip::TransactionId tx, std::unique_ptr<sip::Message> request,
+                                  const sip::Flow& from) {
+  auto ctx = std::make_unique<Context>();
+  ctx->serverTx = tx;
+  ctx->request = std::move(request);
+  ctx->from = from;
+  auto& ref = *ctx;
+  contexts_[tx] = std::move(ctx);
+  return ref;
+}
+
+void Proxy::addBranch(Context& ctx, const std::string& target, const sip::Flow& next,
+                      const std::vector<std::string>& extraRoutes) {
+  auto copy = ctx.request->clone();
+  auto& out = *copy;
+  out.setRequestUri(target);
+  const int mf = out.maxForwards();
+  out.setHeader(sip::HeaderId::MaxForwards, std::to_string(mf < 0 ? kDefaultMaxForwards : mf - 1));
+  const bool inDialog = out.to() && !out.to()->tag().empty();
+  if (!inDialog && isDialogCreating(out.method())) {
+    // Record-Route (§16.6 step 4); a second entry when the transport changes
+    // (RFC 5658 double record-routing), topmost facing the callee.
+    out.prependHeader(sip::HeaderId::RecordRoute, recordRouteFor(ctx.from.transport));
+    if (next.transport != ctx.from.transport)
+      out.prependHeader(sip::HeaderId::RecordRoute, recordRouteFor(next.transport));
+  }
+  // Path (RFC 3327 §5.3): the stored Path becomes the Route set, in order.
+  for (auto it = extraRoutes.rbegin(); it != extraRoutes.rend(); ++it)
+    out.prependHeader(sip::HeaderId::Route, *it);
+  out.prependHeader(sip::HeaderId::Via, viaFor(next.transport, sip::TransactionLayer::newBranch()));
+
+  Branch branch;
+  branch.flow = next;
+  ctx.branches.push_back(branch);
+  const auto index = ctx.branches.size() - 1;
+  ++stats_.requestsForwarded;
+  const auto clientTx = transactions_.sendRequest(std::move(copy), next, *this);
+  // sendRequest may have reported a transport error synchronously.
+  if (clientTx == 0) {
+    ctx.branches[index].done = true;
+    ctx.branches[index].status = 503;
+    if (!ctx.best) ctx.best = sip::makeResponse(*ctx.request, 503, "Service Unavailable (transport error)", core::randomToken(10));
+    return;
+  }
+  ctx.branches[index].tx = clientTx;
+  byClient_[clientTx] = &ctx;
+  if (ctx.request->method() == sip::Method::Invite) armTimerC(ctx, ctx.branches[index]);
+}
+
+void Proxy::armTimerC(Context& ctx, Branch& branch) {
+  if (branch.timerC) timers_.cancel(branch.timerC);
+  const auto serverTx = ctx.serverTx;
+  const auto clientTx = branch.tx;
+  branch.timerC = timers_.schedule(config_.timerC, [this, serverTx, clientTx] {
+    auto it = contexts_.find(serverTx);
+    if (it == contexts_.end()) return;
+    for (auto& b : it->second->branches) {
+      if (b.tx == clientTx && !b.done) {
+        b.timerC = 0;
+        cancelBranch(*it->second, b);
+      }
+    }
+  });
+}
+
+void Proxy::cancelBranch(Context& ctx, Branch& branch) {
+  if (branch.done || branch.cancelSent) return;
+  if (ctx.request->method() != sip::Method::Invite) return;
+  if (branch.status == 0) {
+    branch.cancelWanted = true;  // §9.1: wait for a provisional response
+    return;
+  }
+  const auto* sent = transactions_.clientRequest(branch.tx);
+  if (!sent) return;
+  branch.cancelSent = true;
+  // §9.1: same Request-URI, Call-ID, To, From, CSeq number and Route as the
+  // request, and its top Via (so it matches the same branch downstream).
+  std::string text = fmt::format("CANCEL {} SIP/2.0\r\n", sent->requestUriText());
+  const auto via = sent->values(sip::HeaderId::Via);
+  text += fmt::format("Via: {}\r\n", via.front());
+  text += fmt::format("Max-Forwards: {}\r\n", kDefaultMaxForwards);
+  text += fmt::format("From: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {} CANCEL\r\n",
+                      sent->first(sip::HeaderId::From), sent->first(sip::HeaderId::To),
+                      sent->callId(), sent->cseq() ? sent->cseq()->number : 0);
+  for (auto r : sent->values(sip::HeaderId::Route)) text += fmt::format("Route: {}\r\n", r);
+  text += "Content-Length: 0\r\n\r\n";
+  auto parsed = sip::Message::parse(std::move(text));
+  if (!parsed.ok()) {
+    core::logger("proxy")->error("could not build CANCEL ({}) for Call-ID {}", parsed.error,
+                                 sent->callId());
+    return;
+  }
+  // The CANCEL's own responses are of no interest: a detached transaction.
+  const auto cancelTx = transactions_.sendRequest(std::move(parsed.message), branch.flow, *this);
+  if (cancelTx) transactions_.detach(cancelTx);
+}
+
+void Proxy::cancelPending(Context& ctx, std::size_t except) {
+  for (std::size_t i = 0; i < ctx.branches.size(); ++i) {
+    if (i != except) cancelBranch(ctx, ctx.branches[i]);
+  }
+}
+
+void Proxy::onCancel(sip::TransactionId inviteTx, const sip::Message&) {
+  auto it = contexts_.find(inviteTx);
+  if (it == contexts_.end()) return;
+  auto& ctx = *it->second;
+  ctx.cancelled = true;
+  cancelPending(ctx, ctx.branches.size());
+}
+
+void Proxy::onServerTransactionGone(sip::TransactionId tx) {
+  auto it = contexts_.find(tx);
+  if (it == contexts_.end()) return;
+  auto& ctx = *it->second;
+  for (auto& b : ctx.branches) {
+    if (b.timerC) timers_.cancel(b.timerC);
+    if (!b.done) {
+      cancelBranch(ctx, b);
+      transactions_.detach(b.tx);
+    }
+    byClient_.erase(b.tx);
+  }
+  contexts_.erase(it);
+}
+
+// ---------------------------------------------------------------- responses
+
+void Proxy::forwardResponse(Context& ctx, const sip::Message& response) {
+  auto copy = response.clone();
+  copy->removeFirstValue(sip::HeaderId::Via);  // ours (§16.7 step 3)
+  if (!copy->has(sip::HeaderId::Via)) return;  // was meant for us
+  if (ctx.request->method() == sip::Method::Invite && copy->status() >= 200 &&
+      copy->status() < 300)
+    ++stats_.callsAnswered;
+  transactions_.respond(ctx.serverTx, std::move(copy));
+}
+
+void Proxy::onResponse(sip::TransactionId tx, const sip::Message& response) {
+  auto found = byClient_.find(tx);
+  if (found == byClient_.end()) return;
+  auto& ctx = *found->second;
+  auto branchIt = std::find_if(ctx.branches.begin(), ctx.branches.end(),
+                               [tx](const Branch& b) { return b.tx == tx; });
+  if (branchIt == ctx.branches.end()) return;
+  auto& branch = *branchIt;
+  const int status = response.status();
+
+  if (status < 200) {
+    if (branch.done) return;
+    branch.status = status;
+    if (branch.cancelWanted || ctx.cancelled || ctx.finalSent) {
+      cancelBranch(ctx, branch);
+    }
+    if (status == 100 || ctx.finalSent) return;  // 100 is hop-by-hop (§16.7 step 5)
+    // Timer C restarts on every provisional response (§16.7 step 2).
+    if (branch.timerC) armTimerC(ctx, branch);
+    forwardResponse(ctx, response);
+    return;
+  }
+
+  if (status < 300) {
+    // Every 2xx goes upstream, also retransmissions and 2xx from other
+    // branches after the first (§16.7 step 5).
+    const bool first = !ctx.finalSent;
+    ctx.finalSent = true;
+    forwardResponse(ctx, response);
+    if (!branch.done) {
+      branch.done = true;
+      branch.status = status;
+      if (branch.timerC) timers_.cancel(branch.timerC), branch.timerC = 0;
+    }
+    if (first) cancelPending(ctx, static_cast<std::size_t>(&branch - ctx.branches.data()));
+    maybeFinish(ctx);
+    return;
+  }
+
+  if (branch.done) return;
+  branchDone(ctx, branch, response.clone());
+}
+
+void Proxy::onTimeout(sip::TransactionId tx) {
+  auto found = byClient_.find(tx);
+  if (found == byClient_.end()) return;
+  auto& ctx = *found->second;
+  for (auto& b : ctx.branches) {
+    if (b.tx == tx && !b.done) {
+      branchDone(ctx, b, sip::makeResponse(*ctx.request, 408, "Request Timeout", core::randomToken(10)));
+      return;
+    }
+  }
+}
+
+void Proxy::onTransportError(sip::TransactionId tx) {
+  auto found = byClient_.find(tx);
+  if (found == byClient_.end()) return;
+  auto& ctx = *found->second;
+  for (auto& b : ctx.branches) {
+    if (b.tx == tx && !b.done) {
+      branchDone(ctx, b, sip::makeResponse(*ctx.request, 503, "Service Unavailable (transport error)", core::randomToken(10)));
+      return;
+    }
+  }
+}
+
+void Proxy::branchDone(Context& ctx, Branch& branch, std::unique_ptr<sip::Message> response) {
+  branch.done = true;
+  branch.status = response->status();
+  if (branch.timerC) timers_.cancel(branch.timerC), branch.timerC = 0;
+  const int status = response->status();
+  if (status == 401 || status == 407) {
+    for (auto v : response->values(status == 401 ? sip::HeaderId::WwwAuthenticate
+                                                 : sip::HeaderId::ProxyAuthenticate))
+      ctx.challenges[status == 407].emplace_back(v);
+  }
+  if (!ctx.finalSent && (!ctx.best || rank(status) < rank(ctx.best->status()))) {
+    ctx.best = std::move(response);
+  }
+  if (status >= 600 && !ctx.finalSent) {
+    cancelPending(ctx, static_cast<std::size_t>(&branch - ctx.branches.data()));
+  }
+  maybeFinish(ctx);
+}
+
+void Proxy::sendBest(Context& ctx) {
+  ctx.finalSent = true;
+  if (!ctx.best) {
+    reply(ctx.serverTx, *ctx.request, 408, "Request Timeout");
+    return;
+  }
+  auto& best = *ctx.best;
+  if (best.status() == 503) best.setStatus(500, "Server Internal Error (next hop unavailable)");
+  if (best.status() == 401 || best.status() == 407) {
+    // §16.7 step 7: collect every challenge from every branch.
+    best.removeAll(sip::HeaderId::WwwAuthenticate);
+    best.removeAll(sip::HeaderId::ProxyAuthenticate);
+    for (auto& c : ctx.challenges[0]) best.appendHeader(sip::HeaderId::WwwAuthenticate, c);
+    for (auto& c : ctx.challenges[1]) best.appendHeader(sip::HeaderId::ProxyAuthenticate, c);
+  }
+  // A locally generated response (408/503) already has only the upstream Vias;
+  // a received one carries ours on top.
+  if (best.has(sip::HeaderId::Via) && best.values(sip::HeaderId::Via).size() >
+                                          ctx.request->values(sip::HeaderId::Via).size())
+    best.removeFirstValue(sip::HeaderId::Via);
+  transactions_.respond(ctx.serverTx, std::move(ctx.best));
+}
+
+void Proxy::maybeFinish(Context& ctx) {
+  const bool allDone = std::all_of(ctx.branches.begin(), ctx.branches.end(),
+                                   [](const Branch& b) { return b.done; });
+  if (!allDone) return;
+  if (!ctx.finalSent) sendBest(ctx);
+  for (auto& b : ctx.branches) byClient_.erase(b.tx);
+  contexts_.erase(ctx.serverTx);  // destroys ctx
+}
+
+// ---------------------------------------------------------------- stateless responses
+
+void Proxy::onStrayResponse(std::unique_ptr<sip::Message> response, const sip::Flow&) {
+  // §16.11 / §18.2.2: a response no transaction wants (a 2xx retransmission
+  // after ours ended): drop our Via and send it to the next one.
+  const auto ours = response->topVia();
+  if (!ours) return;
+  response->removeFirstValue(sip::HeaderId::Via);
+  const auto next = response->topVia();
+  if (!next) return;
+  const auto transport = sip::transportFromName(next->transport);
+  if (!transport) return;
+  const auto received = next->param("received");
+  const auto address = ipLiteral(received && !received->empty() ? *received : next->host);
+  if (!address) return;
+  sip::Flow flow;
+  flow.transport = *transport;
+  flow.remote.address = *address;
+  flow.remote.port = next->port ? next->port : defaultPort(*transport);
+  if (auto rport = next->param("rport"); rport && !rport->empty())
+    flow.remote.port = static_cast<std::uint16_t>(std::atoi(std::string(*rport).c_str()));
+  transactions_.sendStateless(*response, flow);
+}
+
+}  // namespace tandem::proxy

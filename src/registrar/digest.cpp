@@ -1,1 +1,455 @@
-// placeholder: implementation pending
+#include "registrar/digest.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace tandem::registrar {
+namespace {
+
+// Nonce layout before base64url: 8-byte big-endian timestamp, 8 random bytes
+// (so that clients challenged in the same second get distinct nonces and thus
+// distinct nonce-counts), 16 bytes of HMAC-SHA256. 32 bytes -> 43 characters.
+constexpr std::size_t kTimestampSize = 8;
+constexpr std::size_t kSaltSize = 8;
+constexpr std::size_t kMacSize = 16;
+constexpr std::size_t kNonceBytes = kTimestampSize + kSaltSize + kMacSize;
+constexpr std::size_t kNonceChars = (kNonceBytes * 8 + 5) / 6;
+
+// HA1 stand-ins for unknown users: the same length as a real HA1, so the work
+// done for an unknown user matches the work done for a wrong password.
+constexpr std::string_view kDummyHa1Md5 = "00000000000000000000000000000000";
+constexpr std::string_view kDummyHa1Sha256 =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
+[[noreturn]] void cryptoFailure(const char* what) {
+  // An OpenSSL primitive failing on valid input means the library is broken
+  // or misconfigured: tier-3, no way to authenticate anyone safely.
+  std::fprintf(stderr, "tandem: OpenSSL failure in %s\n", what);
+  std::abort();
+}
+
+const EVP_MD* mdFor(DigestAlgorithm alg) {
+  // Fetched once: the implicit fetch inside EVP_md5() costs a lookup per call.
+  static const EVP_MD* md5 = [] {
+    const EVP_MD* md = EVP_MD_fetch(nullptr, "MD5", nullptr);
+    return md ? md : EVP_md5();
+  }();
+  static const EVP_MD* sha256 = [] {
+    const EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    return md ? md : EVP_sha256();
+  }();
+  return alg == DigestAlgorithm::Md5 ? md5 : sha256;
+}
+
+std::string toHex(const unsigned char* data, std::size_t size) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(size * 2, '\0');
+  for (std::size_t i = 0; i < size; ++i) {
+    out[2 * i] = kDigits[data[i] >> 4];
+    out[2 * i + 1] = kDigits[data[i] & 0x0f];
+  }
+  return out;
+}
+
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+bool equalsNoCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [](char x, char y) { return lower(x) == lower(y); });
+}
+
+// RFC 4648 §5, without padding.
+constexpr char kBase64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+std::string base64UrlEncode(const unsigned char* data, std::size_t size) {
+  std::string out;
+  out.reserve((size * 8 + 5) / 6);
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (std::size_t i = 0; i < size; ++i) {
+    acc = (acc << 8) | data[i];
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out.push_back(kBase64Url[(acc >> bits) & 0x3f]);
+    }
+  }
+  if (bits > 0) out.push_back(kBase64Url[(acc << (6 - bits)) & 0x3f]);
+  return out;
+}
+
+int base64UrlValue(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '-') return 62;
+  if (c == '_') return 63;
+  return -1;
+}
+
+// Decodes a nonce strictly: exact length, alphabet only, unused trailing bits
+// zero. Strictness matters: nonce-counts are keyed by the nonce text, so two
+// spellings of one nonce must not exist.
+std::optional<std::array<unsigned char, kNonceBytes>> decodeNonce(std::string_view text) {
+  if (text.size() != kNonceChars) return std::nullopt;
+  std::array<unsigned char, kNonceBytes> out{};
+  std::uint32_t acc = 0;
+  int bits = 0;
+  std::size_t n = 0;
+  for (char c : text) {
+    const int v = base64UrlValue(c);
+    if (v < 0) return std::nullopt;
+    acc = (acc << 6) | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[n++] = static_cast<unsigned char>((acc >> bits) & 0xff);
+    }
+  }
+  if ((acc & ((1u << bits) - 1)) != 0) return std::nullopt;
+  return out;
+}
+
+std::int64_t readTimestamp(const unsigned char* p) {
+  std::uint64_t v = 0;
+  for (std::size_t i = 0; i < kTimestampSize; ++i)
+    v = (v << 8) | p[i];
+  return static_cast<std::int64_t>(v);
+}
+
+// RFC 3261 §25.1: quoted-string = SWS DQUOTE *(qdtext / quoted-pair) DQUOTE.
+std::string quote(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  out.push_back('"');
+  for (char c : s) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
+// nc-value = 8LHEX (RFC 7616 §3.4); upper-case digits are tolerated.
+std::optional<std::uint32_t> parseNonceCount(std::string_view s) {
+  if (s.size() != 8) return std::nullopt;
+  std::uint32_t v = 0;
+  for (char c : s) {
+    int d;
+    if (c >= '0' && c <= '9') {
+      d = c - '0';
+    } else if (lower(c) >= 'a' && lower(c) <= 'f') {
+      d = lower(c) - 'a' + 10;
+    } else {
+      return std::nullopt;
+    }
+    v = (v << 4) | static_cast<std::uint32_t>(d);
+  }
+  return v;
+}
+
+bool isWhitespace(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+// token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~")
+bool isTokenChar(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  return std::strchr("-.!%*_+`'~", c) != nullptr && c != '\0';
+}
+
+}  // namespace
+
+std::string_view algorithmName(DigestAlgorithm alg) {
+  return alg == DigestAlgorithm::Md5 ? "MD5" : "SHA-256";
+}
+
+std::optional<DigestAlgorithm> parseAlgorithm(std::string_view name) {
+  if (name.empty() || equalsNoCase(name, "MD5")) return DigestAlgorithm::Md5;
+  if (equalsNoCase(name, "SHA-256")) return DigestAlgorithm::Sha256;
+  return std::nullopt;
+}
+
+std::string digestHex(DigestAlgorithm alg, std::string_view data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (EVP_Digest(data.data(), data.size(), out, &size, mdFor(alg), nullptr) != 1)
+    cryptoFailure("EVP_Digest");
+  return toHex(out, size);
+}
+
+std::string computeHa1(DigestAlgorithm alg, std::string_view user, std::string_view realm,
+                       std::string_view password) {
+  std::string a1;
+  a1.reserve(user.size() + realm.size() + password.size() + 2);
+  a1.append(user).append(":").append(realm).append(":").append(password);
+  std::string ha1 = digestHex(alg, a1);
+  OPENSSL_cleanse(a1.data(), a1.size());
+  return ha1;
+}
+
+std::string computeResponse(DigestAlgorithm alg, std::string_view ha1, std::string_view nonce,
+                            std::string_view nc, std::string_view cnonce, std::string_view qop,
+                            std::string_view method, std::string_view uri) {
+  std::string a2;
+  a2.reserve(method.size() + uri.size() + 1);
+  a2.append(method).append(":").append(uri);
+  const std::string ha2 = digestHex(alg, a2);
+  std::string kd;
+  kd.reserve(ha1.size() + nonce.size() + nc.size() + cnonce.size() + qop.size() + ha2.size() + 5);
+  kd.append(ha1).append(":").append(nonce).append(":");
+  if (!qop.empty()) kd.append(nc).append(":").append(cnonce).append(":").append(qop).append(":");
+  kd.append(ha2);
+  return digestHex(alg, kd);
+}
+
+std::string randomSecret() {
+  std::string secret(32, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(secret.data()),
+                 static_cast<int>(secret.size())) != 1)
+    cryptoFailure("RAND_bytes");
+  return secret;
+}
+
+// --- NonceManager -----------------------------------------------------------
+
+NonceManager::NonceManager(std::string secret, std::chrono::seconds lifetime, NowSeconds nowSeconds)
+    : secret_(std::move(secret)), lifetime_(lifetime), nowSeconds_(std::move(nowSeconds)) {}
+
+std::int64_t NonceManager::now() const {
+  if (nowSeconds_) return nowSeconds_();
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string NonceManager::mac(std::string_view timestampAndSalt, std::string_view realm) const {
+  // timestamp || salt has a fixed size, so appending the realm is unambiguous.
+  std::string data;
+  data.reserve(timestampAndSalt.size() + realm.size());
+  data.append(timestampAndSalt).append(realm);
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (!HMAC(mdFor(DigestAlgorithm::Sha256), secret_.data(), static_cast<int>(secret_.size()),
+            reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &size))
+    cryptoFailure("HMAC");
+  return std::string(reinterpret_cast<const char*>(out), kMacSize);
+}
+
+std::string NonceManager::issue(std::string_view realm) {
+  std::array<unsigned char, kNonceBytes> raw{};
+  const auto ts = static_cast<std::uint64_t>(now());
+  for (std::size_t i = 0; i < kTimestampSize; ++i)
+    raw[i] = static_cast<unsigned char>(ts >> (8 * (kTimestampSize - 1 - i)));
+  if (RAND_bytes(raw.data() + kTimestampSize, kSaltSize) != 1) cryptoFailure("RAND_bytes");
+  const std::string m =
+      mac({reinterpret_cast<const char*>(raw.data()), kTimestampSize + kSaltSize}, realm);
+  std::memcpy(raw.data() + kTimestampSize + kSaltSize, m.data(), kMacSize);
+  return base64UrlEncode(raw.data(), raw.size());
+}
+
+NonceStatus NonceManager::check(std::string_view nonce, std::string_view realm) const {
+  const auto raw = decodeNonce(nonce);
+  if (!raw) return NonceStatus::Invalid;
+  const std::string expected =
+      mac({reinterpret_cast<const char*>(raw->data()), kTimestampSize + kSaltSize}, realm);
+  if (CRYPTO_memcmp(expected.data(), raw->data() + kTimestampSize + kSaltSize, kMacSize) != 0)
+    return NonceStatus::Invalid;
+  const std::int64_t issued = readTimestamp(raw->data());
+  const std::int64_t t = now();
+  if (issued > t || t - issued > lifetime_.count()) return NonceStatus::Stale;
+  return NonceStatus::Valid;
+}
+
+void NonceManager::expireCounts(std::int64_t t) {
+  while (!order_.empty()) {
+    auto it = counts_.find(order_.front());
+    if (it != counts_.end() && t - it->second.issued <= lifetime_.count()) break;
+    if (it != counts_.end()) counts_.erase(it);
+    order_.pop_front();
+  }
+}
+
+bool NonceManager::acceptCount(std::string_view nonce, std::uint32_t nc) {
+  if (nc == 0) return false;  // counts start at 00000001 (RFC 7616 §3.4)
+  const auto raw = decodeNonce(nonce);
+  if (!raw) return false;
+  expireCounts(now());
+  const std::string key(nonce);
+  if (auto it = counts_.find(key); it != counts_.end()) {
+    if (nc <= it->second.highest) return false;
+    it->second.highest = nc;
+    return true;
+  }
+  const std::int64_t issued = readTimestamp(raw->data());
+  if (issued <= forgottenUpTo_) return false;
+  if (counts_.size() >= kMaxTrackedNonces) {
+    auto it = counts_.find(order_.front());
+    forgottenUpTo_ = std::max(forgottenUpTo_, it->second.issued);
+    counts_.erase(it);
+    order_.pop_front();
+  }
+  counts_.emplace(key, Count{nc, issued});
+  order_.push_back(key);
+  return true;
+}
+
+// --- Challenges and credentials ---------------------------------------------
+
+std::vector<std::string> makeChallenges(NonceManager& nonces, std::string_view realm, bool stale,
+                                        std::string_view opaque) {
+  const std::string nonce = nonces.issue(realm);
+  std::vector<std::string> out;
+  for (auto alg : {DigestAlgorithm::Md5, DigestAlgorithm::Sha256}) {
+    std::string v = "Digest realm=" + quote(realm) + ", nonce=\"" + nonce +
+                    "\", qop=\"auth\", algorithm=" + std::string(algorithmName(alg));
+    if (stale) v += ", stale=true";
+    if (!opaque.empty()) v += ", opaque=" + quote(opaque);
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+std::optional<DigestCredentials> parseCredentials(std::string_view value) {
+  std::size_t i = 0;
+  const auto skipWs = [&] {
+    while (i < value.size() && isWhitespace(value[i]))
+      ++i;
+  };
+  const auto readToken = [&] {
+    const std::size_t start = i;
+    while (i < value.size() && isTokenChar(value[i]))
+      ++i;
+    return value.substr(start, i - start);
+  };
+
+  skipWs();
+  if (!equalsNoCase(readToken(), "Digest")) return std::nullopt;
+  if (i < value.size() && !isWhitespace(value[i])) return std::nullopt;
+
+  DigestCredentials c;
+  struct Field {
+    std::string_view name;
+    std::string DigestCredentials::*member;
+  };
+  static constexpr Field kFields[] = {
+      {"username", &DigestCredentials::username}, {"realm", &DigestCredentials::realm},
+      {"nonce", &DigestCredentials::nonce},       {"uri", &DigestCredentials::uri},
+      {"response", &DigestCredentials::response}, {"algorithm", &DigestCredentials::algorithm},
+      {"qop", &DigestCredentials::qop},           {"nc", &DigestCredentials::nc},
+      {"cnonce", &DigestCredentials::cnonce},     {"opaque", &DigestCredentials::opaque},
+  };
+  bool seen[std::size(kFields)] = {};
+  bool any = false;
+
+  while (true) {
+    skipWs();
+    if (i == value.size()) break;
+    if (value[i] == ',') {  // empty list elements are allowed (RFC 9110 §5.6.1)
+      ++i;
+      continue;
+    }
+    const std::string_view name = readToken();
+    if (name.empty()) return std::nullopt;
+    skipWs();
+    if (i == value.size() || value[i] != '=') return std::nullopt;
+    ++i;
+    skipWs();
+
+    std::string v;
+    if (i < value.size() && value[i] == '"') {
+      ++i;
+      bool closed = false;
+      while (i < value.size()) {
+        const char ch = value[i++];
+        if (ch == '"') {
+          closed = true;
+          break;
+        }
+        if (ch == '\\') {
+          if (i == value.size()) return std::nullopt;
+          v.push_back(value[i++]);
+        } else {
+          v.push_back(ch);
+        }
+      }
+      if (!closed) return std::nullopt;
+    } else {
+      // Unquoted values are tokens; be lenient about what a token holds (some
+      // phones send unquoted URIs) and stop at whitespace or a comma.
+      const std::size_t start = i;
+      while (i < value.size() && value[i] != ',' && !isWhitespace(value[i]) && value[i] != '"')
+        ++i;
+      if (i == start) return std::nullopt;
+      v.assign(value.substr(start, i - start));
+    }
+
+    for (std::size_t f = 0; f < std::size(kFields); ++f) {
+      if (!equalsNoCase(name, kFields[f].name)) continue;
+      if (seen[f]) return std::nullopt;
+      seen[f] = true;
+      c.*(kFields[f].member) = std::move(v);
+      break;
+    }
+    any = true;
+
+    skipWs();
+    if (i == value.size()) break;
+    if (value[i] != ',') return std::nullopt;
+    ++i;
+  }
+  if (!any) return std::nullopt;
+  return c;
+}
+
+DigestResult verifyDigest(NonceManager& nonces, const DigestCredentials& c, std::string_view method,
+                          std::string_view realm, const UserRecord* user) {
+  // Checks that do not depend on the user come first; after them, a known and
+  // an unknown user take the same path.
+  const auto alg = parseAlgorithm(c.algorithm);
+  if (!alg || c.realm != realm || c.nonce.empty() || c.uri.empty() || c.response.empty())
+    return DigestResult::Rejected;
+  const bool withQop = !c.qop.empty();
+  std::optional<std::uint32_t> nc;
+  if (withQop) {
+    if (!equalsNoCase(c.qop, "auth") || c.cnonce.empty()) return DigestResult::Rejected;
+    nc = parseNonceCount(c.nc);
+    if (!nc) return DigestResult::Rejected;
+  }
+  const NonceStatus nonceStatus = nonces.check(c.nonce, realm);
+  if (nonceStatus == NonceStatus::Invalid) return DigestResult::Rejected;
+
+  std::string_view ha1;
+  bool known = false;
+  if (user && user->realm == realm) {
+    ha1 = *alg == DigestAlgorithm::Md5 ? user->ha1Md5 : user->ha1Sha256;
+    known = !ha1.empty();
+  }
+  if (!known) ha1 = *alg == DigestAlgorithm::Md5 ? kDummyHa1Md5 : kDummyHa1Sha256;
+
+  const std::string expected =
+      computeResponse(*alg, ha1, c.nonce, c.nc, c.cnonce, c.qop, method, c.uri);
+
+  std::string response(c.response);
+  for (char& ch : response)
+    ch = lower(ch);
+  const bool match = response.size() == expected.size() &&
+                     CRYPTO_memcmp(response.data(), expected.data(), expected.size()) == 0;
+  if (!match || !known) return DigestResult::Rejected;
+
+  if (nonceStatus == NonceStatus::Stale) return DigestResult::Stale;
+  if (withQop && !nonces.acceptCount(c.nonce, *nc)) return DigestResult::Stale;
+  return DigestResult::Ok;
+}
+
+}  // namespace tandem::registrar

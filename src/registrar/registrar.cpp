@@ -1,1 +1,294 @@
-// placeholder: implementation pending
+#include "registrar/registrar.hpp"
+
+#include "core/log.hpp"
+#include "core/random.hpp"
+#include "registrar/authenticator.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+
+namespace tandem::registrar {
+namespace {
+
+std::int64_t wallClockSeconds() {
+  using namespace std::chrono;
+  return duration_cast<seconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// delta-seconds = 1*DIGIT (RFC 3261 §25.1); values above 2^32-1 saturate.
+std::optional<std::int64_t> parseDeltaSeconds(std::string_view text) {
+  if (text.empty() || text.size() > 12) return std::nullopt;
+  std::int64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < 0) return std::nullopt;
+  return value;
+}
+
+// q-value = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ), as thousandths.
+std::optional<int> parseQ(std::string_view text) {
+  if (text.empty() || (text[0] != '0' && text[0] != '1')) return std::nullopt;
+  int value = (text[0] - '0') * 1000;
+  if (text.size() == 1) return value;
+  if (text[1] != '.' || text.size() > 5) return std::nullopt;
+  int scale = 100;
+  for (std::size_t i = 2; i < text.size(); ++i, scale /= 10) {
+    if (!std::isdigit(static_cast<unsigned char>(text[i]))) return std::nullopt;
+    value += (text[i] - '0') * scale;
+  }
+  if (value > 1000) return std::nullopt;
+  return value;
+}
+
+std::string describeFlow(const sip::Flow& flow) {
+  return fmt::format("{}:{}", lower(sip::transportName(flow.transport)), flow.remote.toString());
+}
+
+std::string formatQ(int q) {
+  if (q >= 1000) return "1";
+  return fmt::format("0.{:03}", q);
+}
+
+}  // namespace
+
+std::string makeAor(std::string_view user, std::string_view domain) {
+  return sip::unescape(user) + "@" + lower(domain);
+}
+
+Registrar::Registrar(RegistrarConfig config, sip::TransactionLayer& transactions,
+                     Authenticator& auth, BindingStore& store, std::function<std::int64_t()> now)
+    : config_(std::move(config)),
+      transactions_(transactions),
+      auth_(auth),
+      store_(store),
+      now_(now ? std::move(now) : wallClockSeconds) {}
+
+void Registrar::load() {
+  bindings_.clear();
+  byContact_.clear();
+  const auto now = now_();
+  std::size_t loaded = 0;
+  for (auto& b : store_.loadBindings()) {
+    if (b.expires <= now) {
+      store_.deleteBinding(b.aor, b.contact);
+      continue;
+    }
+    byContact_[b.contact] = b.aor;
+    bindings_[b.aor].push_back(std::move(b));
+    ++loaded;
+  }
+  core::logger("registrar")->info("loaded {} bindings for {} AORs", loaded, bindings_.size());
+}
+
+void Registrar::reply(sip::TransactionId tx, const sip::Message& request, int status,
+                      std::string_view reason) {
+  transactions_.respond(tx, sip::makeResponse(request, status, reason, core::randomToken(10)));
+}
+
+void Registrar::removeBinding(std::vector<Binding>& list, std::size_t index) {
+  store_.deleteBinding(list[index].aor, list[index].contact);
+  byContact_.erase(list[index].contact);
+  list.erase(list.begin() + static_cast<std::ptrdiff_t>(index));
+}
+
+void Registrar::handleRegister(sip::TransactionId tx, const sip::Message& request,
+                               const sip::Flow& from) {
+  auto log = core::logger("registrar");
+
+  // §10.3 step 3: authenticate before looking at the bindings.
+  auto auth = auth_.check(request, /*proxy=*/false);
+  if (auth.status != AuthStatus::Ok) {
+    transactions_.respond(tx, std::move(auth.challenge));
+    return;
+  }
+
+  // Steps 4-5: the To header names the AOR; it must be in our domain and belong
+  // to the authenticated user.
+  const auto to = request.to();
+  if (!to || !to->uri.isSipOrSips()) return reply(tx, request, 400, "Bad To header");
+  if (!sip::iequals(to->uri.host, config_.domain))
+    return reply(tx, request, 404, "Not Found (domain not served here)");
+  if (sip::unescape(to->uri.user) != auth.user)
+    return reply(tx, request, 403, "Forbidden (To does not match the authenticated user)");
+  const auto aor = makeAor(to->uri.user, config_.domain);
+
+  const auto cseq = request.cseq();
+  const std::string callId(request.callId());
+  std::optional<std::int64_t> headerExpires;
+  if (const auto* h = request.find(sip::HeaderId::Expires)) {
+    headerExpires = parseDeltaSeconds(h->value);
+    if (!headerExpires) return reply(tx, request, 400, "Bad Expires header");
+  }
+
+  const auto contactValues = request.values(sip::HeaderId::Contact);
+  const auto now = now_();
+  auto& list = bindings_[aor];
+
+  // Step 6: "Contact: *" removes every binding, only with Expires: 0 and alone.
+  const bool star = std::any_of(contactValues.begin(), contactValues.end(),
+                                [](std::string_view v) { return v == "*"; });
+  if (star) {
+    if (contactValues.size() != 1 || headerExpires != std::int64_t{0})
+      return reply(tx, request, 400, "Invalid Contact: * (needs Expires: 0 and no other contact)");
+    for (std::size_t i = list.size(); i-- > 0;) {
+      if (list[i].callId == callId && list[i].cseq >= cseq->number) continue;  // stale request
+      removeBinding(list, i);
+    }
+  } else {
+    // Parse every contact first: a bad one rejects the whole request.
+    struct Update {
+      sip::NameAddr contact;
+      std::int64_t expires;
+      int q;
+    };
+    std::vector<Update> updates;
+    updates.reserve(contactValues.size());
+    for (auto value : contactValues) {
+      auto contact = sip::NameAddr::parse(value);
+      if (!contact || !contact->uri.isSipOrSips())
+        return reply(tx, request, 400, "Bad Contact header");
+      std::int64_t expires = config_.defaultExpires;
+      if (auto e = contact->param("expires")) {
+        auto parsed = parseDeltaSeconds(*e);
+        if (!parsed) return reply(tx, request, 400, "Bad expires parameter in Contact");
+        expires = *parsed;
+      } else if (headerExpires) {
+        expires = *headerExpires;
+      }
+      int q = 1000;
+      if (auto qText = contact->param("q")) {
+        auto parsed = parseQ(*qText);
+        if (!parsed) return reply(tx, request, 400, "Bad q parameter in Contact");
+        q = *parsed;
+      }
+      if (expires != 0 && expires < config_.minExpires) {
+        auto response = sip::makeResponse(request, 423, {}, core::randomToken(10));
+        response->appendHeader(sip::HeaderId::MinExpires, std::to_string(config_.minExpires));
+        transactions_.respond(tx, std::move(response));
+        return;
+      }
+      expires = std::min<std::int64_t>(expires, config_.maxExpires);
+      updates.push_back({std::move(*contact), expires, q});
+    }
+
+    // Steps 7-8: apply. A binding is the same contact URI, or (RFC 5626 §6) the
+    // same +sip.instance and reg-id.
+    std::string path;
+    for (auto p : request.values(sip::HeaderId::Path)) {
+      if (!path.empty()) path += ", ";
+      path += p;
+    }
+    for (const auto& u : updates) {
+      const std::string contactText(u.contact.uri.text);
+      const auto instance = std::string(u.contact.param("+sip.instance").value_or(""));
+      const auto regId = std::string(u.contact.param("reg-id").value_or(""));
+      auto existing = std::find_if(list.begin(), list.end(), [&](const Binding& b) {
+        if (!instance.empty() && !regId.empty())
+          return b.instance == instance && b.regId == regId;
+        return b.contact == contactText;
+      });
+      if (existing != list.end() && existing->callId == callId && existing->cseq >= cseq->number)
+        return reply(tx, request, 500, "Out of order REGISTER (CSeq not increasing)");
+      if (u.expires == 0) {
+        if (existing != list.end()) removeBinding(list, static_cast<std::size_t>(existing - list.begin()));
+        continue;
+      }
+      if (existing != list.end() && existing->contact != contactText) {
+        removeBinding(list, static_cast<std::size_t>(existing - list.begin()));
+        existing = list.end();
+      }
+      if (existing == list.end()) {
+        list.emplace_back();
+        existing = std::prev(list.end());
+      }
+      Binding& b = *existing;
+      b.aor = aor;
+      b.contact = contactText;
+      b.callId = callId;
+      b.cseq = cseq->number;
+      b.expires = now + u.expires;
+      b.qTimes1000 = u.q;
+      b.instance = instance;
+      b.regId = regId;
+      b.path = path;
+      b.received = describeFlow(from);
+      b.connection = from.connection;
+      b.userAgent = std::string(request.first(sip::HeaderId::UserAgent));
+      byContact_[b.contact] = aor;
+      store_.putBinding(b);
+      log->debug("{} bound {} for {}s via {} (Call-ID {})", aor, b.contact, u.expires, b.received,
+                 callId);
+    }
+  }
+
+  // Step 8: 200 OK listing every current binding with its remaining time.
+  auto response = sip::makeResponse(request, 200, {}, core::randomToken(10));
+  for (const auto& b : list) {
+    auto value = fmt::format("<{}>;expires={}", b.contact, std::max<std::int64_t>(0, b.expires - now));
+    if (b.qTimes1000 != 1000) value += ";q=" + formatQ(b.qTimes1000);
+    if (!b.instance.empty()) value += ";+sip.instance=" + b.instance;
+    if (!b.regId.empty()) value += ";reg-id=" + b.regId;
+    response->appendHeader(sip::HeaderId::Contact, std::move(value));
+  }
+  if (request.has(sip::HeaderId::Path)) {
+    for (auto p : request.values(sip::HeaderId::Path))
+      response->appendHeader(sip::HeaderId::Path, std::string(p));
+  }
+  if (list.empty()) bindings_.erase(aor);
+  transactions_.respond(tx, std::move(response));
+}
+
+std::vector<const Binding*> Registrar::lookup(std::string_view aor) {
+  std::vector<const Binding*> out;
+  auto it = bindings_.find(std::string(aor));
+  if (it == bindings_.end()) return out;
+  const auto now = now_();
+  for (const auto& b : it->second) {
+    if (b.expires > now) out.push_back(&b);
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Binding* a, const Binding* b) { return a->qTimes1000 > b->qTimes1000; });
+  return out;
+}
+
+const Binding* Registrar::findByContact(std::string_view contact) const {
+  auto it = byContact_.find(std::string(contact));
+  if (it == byContact_.end()) return nullptr;
+  auto list = bindings_.find(it->second);
+  if (list == bindings_.end()) return nullptr;
+  for (const auto& b : list->second) {
+    if (b.contact == contact) return &b;
+  }
+  return nullptr;
+}
+
+void Registrar::onConnectionClosed(sip::ConnectionId id) {
+  // Plain TCP/TLS contacts stay bound: requests then open a new connection to
+  // the contact. (RFC 5626 flows over WebSocket drop theirs: a later issue.)
+  for (auto& [aor, list] : bindings_) {
+    for (auto& b : list) {
+      if (b.connection == id) b.connection = 0;
+    }
+  }
+}
+
+void Registrar::purgeExpired() {
+  const auto now = now_();
+  for (auto it = bindings_.begin(); it != bindings_.end();) {
+    auto& list = it->second;
+    for (std::size_t i = list.size(); i-- > 0;) {
+      if (list[i].expires <= now) removeBinding(list, i);
+    }
+    it = list.empty() ? bindings_.erase(it) : std::next(it);
+  }
+}
+
+}  // namespace tandem::registrar

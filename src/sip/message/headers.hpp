@@ -17,11 +17,43 @@ namespace tandem::sip {
 // o r u b x) map to the same id.
 enum class HeaderId : std::uint8_t {
   Other,
-  Accept, Allow, Authorization, CallId, Contact, ContentEncoding, ContentLength,
-  ContentType, CSeq, Date, Event, Expires, From, MaxForwards, MinExpires, Path,
-  ProxyAuthenticate, ProxyAuthorization, ProxyRequire, RecordRoute, Require, Route,
-  Server, SessionExpires, MinSE, Supported, Timestamp, To, Unsupported, UserAgent, Via,
-  WwwAuthenticate, AuthenticationInfo, AllowEvents, ReferTo, Subject, Warning,
+  Accept,
+  Allow,
+  Authorization,
+  CallId,
+  Contact,
+  ContentEncoding,
+  ContentLength,
+  ContentType,
+  CSeq,
+  Date,
+  Event,
+  Expires,
+  From,
+  MaxForwards,
+  MinExpires,
+  Path,
+  ProxyAuthenticate,
+  ProxyAuthorization,
+  ProxyRequire,
+  RecordRoute,
+  Require,
+  Route,
+  Server,
+  SessionExpires,
+  MinSE,
+  Supported,
+  Timestamp,
+  To,
+  Unsupported,
+  UserAgent,
+  Via,
+  WwwAuthenticate,
+  AuthenticationInfo,
+  AllowEvents,
+  ReferTo,
+  Subject,
+  Warning,
 };
 
 // Maps a header name (any case, compact or long) to its id; Other when unknown.
@@ -54,8 +86,8 @@ struct Via {
 struct NameAddr {
   std::string_view displayName;  // raw: may be a quoted-string with its quotes
   Uri uri;
-  std::vector<Param> params;     // header parameters after the URI (tag, q, expires, ...)
-  bool bracketed = false;        // written as <uri>
+  std::vector<Param> params;  // header parameters after the URI (tag, q, expires, ...)
+  bool bracketed = false;     // written as <uri>
 
   static std::optional<NameAddr> parse(std::string_view value);
   std::optional<std::string_view> param(std::string_view name) const {
@@ -76,7 +108,7 @@ struct CSeq {
 //   credentials = ("Digest" LWS digest-response) / other-response
 //   challenge   = ("Digest" LWS digest-cln *(COMMA digest-cln)) / other-challenge
 struct AuthParams {
-  std::string_view scheme;  // "Digest", "Bearer", ...
+  std::string_view scheme;    // "Digest", "Bearer", ...
   std::vector<Param> params;  // values raw: quoted strings keep their quotes
   std::string_view token68;   // for "Bearer <token>"
 

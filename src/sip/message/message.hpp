@@ -27,8 +27,21 @@
 namespace tandem::sip {
 
 enum class Method : std::uint8_t {
-  Unknown, Invite, Ack, Bye, Cancel, Register, Options, Info, Update, Prack,
-  Subscribe, Notify, Refer, Message, Publish,
+  Unknown,
+  Invite,
+  Ack,
+  Bye,
+  Cancel,
+  Register,
+  Options,
+  Info,
+  Update,
+  Prack,
+  Subscribe,
+  Notify,
+  Refer,
+  Message,
+  Publish,
 };
 Method methodFromName(std::string_view name);  // case-sensitive, as RFC 3261 §7.1
 std::string_view methodName(Method m);
@@ -59,7 +72,8 @@ class Message {
  public:
   // Parses `data`, which must hold exactly one message (trailing bytes beyond
   // Content-Length are an error for streams; for datagrams they are ignored as
-  // RFC 3261 §18.3 says). Never throws, whatever the input.
+  // RFC 3261 §18.3 says). parse() itself ignores them: stream framers hand it
+  // exactly one framed message. Never throws, whatever the input.
   static ParseResult parse(std::string data);
 
   Message(const Message&) = delete;
@@ -74,11 +88,11 @@ class Message {
   // ---- Start line
   bool isRequest() const { return isRequest_; }
   bool isResponse() const { return !isRequest_; }
-  Method method() const { return method_; }          // requests only
+  Method method() const { return method_; }  // requests only
   std::string_view methodText() const { return methodText_; }
   std::string_view requestUriText() const { return requestUriText_; }
   const Uri& requestUri() const { return requestUri_; }  // valid when the message is valid
-  int status() const { return status_; }              // responses only
+  int status() const { return status_; }                 // responses only
   std::string_view reason() const { return reason_; }
   std::string_view version() const { return version_; }
 
@@ -108,7 +122,7 @@ class Message {
   // ---- Edits (views point into the message's arena afterwards)
   // Stores `s` in the message and returns a view of the stored copy.
   std::string_view store(std::string s);
-  void setRequestUri(std::string uri);  // re-parses requestUri(); false if invalid
+  bool setRequestUri(std::string uri);  // re-parses requestUri(); false if invalid
   void setStatus(int code, std::string reason);
   // Adds a header line before all others of any kind (e.g. the proxy's Via).
   void prependHeader(HeaderId id, std::string value);
@@ -134,11 +148,15 @@ class Message {
   Message();
   friend struct MessageParser;
 
-  std::string data_;  // the bytes parsed from; reserved so it never reallocates
+  // The bytes parsed from. Held through a pointer so that moving the Message
+  // never moves the characters (a short string lives inside std::string).
+  std::unique_ptr<std::string> data_;
+  // Text added by edits; list nodes never move, so views into them stay valid.
   std::forward_list<std::string> arena_;
   bool isRequest_ = true;
   Method method_ = Method::Unknown;
   std::string_view methodText_, requestUriText_, version_, reason_, body_;
+  std::string_view statusText_;  // the status code as written, checked by the parser
   Uri requestUri_;
   int status_ = 0;
   std::vector<Header> headers_;
@@ -148,8 +166,7 @@ class Message {
 // From, To, Call-ID, CSeq; adds `toTag` to To when given and To has none; for
 // 100 Trying copies Timestamp. Reason defaults to the standard phrase.
 std::unique_ptr<Message> makeResponse(const Message& request, int status,
-                                      std::string_view reason = {},
-                                      std::string_view toTag = {});
+                                      std::string_view reason = {}, std::string_view toTag = {});
 
 // The standard reason phrase for a status code ("Not Found"), or "Unknown".
 std::string_view reasonPhrase(int status);

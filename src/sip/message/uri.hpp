@@ -29,19 +29,18 @@ struct Param {
 };
 
 // Case-insensitive lookup of a parameter; nullopt when absent, "" when bare.
-std::optional<std::string_view> findParam(const std::vector<Param>& params,
-                                          std::string_view name);
+std::optional<std::string_view> findParam(const std::vector<Param>& params, std::string_view name);
 
 struct Uri {
   UriScheme scheme = UriScheme::Other;
   std::string_view schemeText;  // as written, e.g. "sip", "SIPS", "tel"
   std::string_view user;        // may contain %XX escapes; for tel: the number
   std::string_view password;
-  std::string_view host;        // as written; IPv6 references keep their brackets
-  std::uint16_t port = 0;       // 0: no port given
-  std::vector<Param> params;    // uri-parameters, in order
-  std::string_view headers;     // raw text after '?', without the '?'
-  std::string_view text;        // the whole URI as parsed
+  std::string_view host;      // as written; IPv6 references keep their brackets
+  std::uint16_t port = 0;     // 0: no port given
+  std::vector<Param> params;  // uri-parameters, in order
+  std::string_view headers;   // raw text after '?', without the '?'
+  std::string_view text;      // the whole URI as parsed
 
   // Strict parse per the ABNF above. Returns nullopt with no partial result.
   static std::optional<Uri> parse(std::string_view text);

@@ -15,18 +15,19 @@ struct TimerConfig {
   // T4: the longest a message stays in the network.
   std::chrono::milliseconds t4{5000};
 
-  std::chrono::milliseconds timerA() const { return t1; }      // INVITE retransmit, doubles
-  std::chrono::milliseconds timerB() const { return 64 * t1; } // INVITE transaction timeout
-  std::chrono::milliseconds timerD() const { return std::chrono::milliseconds(32000); }  // >32 s for UDP
-  std::chrono::milliseconds timerE() const { return t1; }      // non-INVITE retransmit
-  std::chrono::milliseconds timerF() const { return 64 * t1; } // non-INVITE timeout
-  std::chrono::milliseconds timerG() const { return t1; }      // INVITE response retransmit
-  std::chrono::milliseconds timerH() const { return 64 * t1; } // wait for ACK
-  std::chrono::milliseconds timerI() const { return t4; }      // absorb ACK retransmits
-  std::chrono::milliseconds timerJ() const { return 64 * t1; } // absorb non-INVITE retransmits
-  std::chrono::milliseconds timerK() const { return t4; }      // absorb response retransmits
-  std::chrono::milliseconds timerL() const { return 64 * t1; } // RFC 6026: Accepted (server)
-  std::chrono::milliseconds timerM() const { return 64 * t1; } // RFC 6026: Accepted (client)
+  std::chrono::milliseconds timerA() const { return t1; }       // INVITE retransmit, doubles
+  std::chrono::milliseconds timerB() const { return 64 * t1; }  // INVITE transaction timeout
+  // Timer D: "> 32 s" for UDP (Table 4); 0 for reliable transports, as I, J, K.
+  std::chrono::milliseconds timerD() const { return std::chrono::milliseconds(32000); }
+  std::chrono::milliseconds timerE() const { return t1; }       // non-INVITE retransmit
+  std::chrono::milliseconds timerF() const { return 64 * t1; }  // non-INVITE timeout
+  std::chrono::milliseconds timerG() const { return t1; }       // INVITE response retransmit
+  std::chrono::milliseconds timerH() const { return 64 * t1; }  // wait for ACK
+  std::chrono::milliseconds timerI() const { return t4; }       // absorb ACK retransmits
+  std::chrono::milliseconds timerJ() const { return 64 * t1; }  // absorb non-INVITE retransmits
+  std::chrono::milliseconds timerK() const { return t4; }       // absorb response retransmits
+  std::chrono::milliseconds timerL() const { return 64 * t1; }  // RFC 6026: Accepted (server)
+  std::chrono::milliseconds timerM() const { return 64 * t1; }  // RFC 6026: Accepted (client)
 };
 
 }  // namespace tandem::sip

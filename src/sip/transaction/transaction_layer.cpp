@@ -1,1 +1,494 @@
-// placeholder: implementation pending
+#include "sip/transaction/transaction_layer.hpp"
+
+#include "core/log.hpp"
+#include "sip/transaction/client_invite.hpp"
+#include "sip/transaction/client_non_invite.hpp"
+#include "sip/transaction/matching.hpp"
+#include "sip/transaction/server_invite.hpp"
+#include "sip/transaction/server_non_invite.hpp"
+#include "sip/transaction/transaction.hpp"
+#include "sip/transaction/via_source.hpp"
+
+#include <spdlog/logger.h>
+
+#include <array>
+#include <random>
+#include <unordered_map>
+#include <vector>
+
+namespace tandem::sip {
+
+namespace {
+
+// Branches and tags: a random prefix drawn once per thread (each loop runs on
+// its own thread) followed by a per-thread counter. Unique within the process
+// by construction, across processes and restarts with 60 random bits, and far
+// cheaper than drawing randomness per message.
+class TokenSource {
+ public:
+  TokenSource() {
+    std::random_device rd;
+    std::uint64_t r = (std::uint64_t{rd()} << 32) ^ rd();
+    for (char& c : prefix_) {
+      c = kAlphabet[r & 31];
+      r >>= 5;
+    }
+  }
+
+  void appendTo(std::string& out) {
+    out.append(prefix_.data(), prefix_.size());
+    std::uint64_t n = ++counter_;
+    do {
+      out.push_back(kAlphabet[n & 31]);
+      n >>= 5;
+    } while (n != 0);
+  }
+
+ private:
+  static constexpr std::string_view kAlphabet = "0123456789abcdefghijklmnopqrstuv";
+  std::array<char, 12> prefix_{};
+  std::uint64_t counter_ = 0;
+};
+
+TokenSource& tokens() {
+  thread_local TokenSource source;
+  return source;
+}
+
+std::string newTag() {
+  std::string tag;
+  tag.reserve(24);
+  tokens().appendTo(tag);
+  return tag;
+}
+
+// A parse error becomes a Reason-Phrase: no control characters.
+std::string reasonFrom(std::string_view error) {
+  std::string reason(error.empty() ? std::string_view("Bad Request") : error);
+  for (char& c : reason) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  }
+  return reason;
+}
+
+constexpr std::string_view kInvite = "INVITE";
+constexpr std::string_view kCancel = "CANCEL";
+
+}  // namespace
+
+struct TransactionLayer::Impl final : TransactionHost {
+  Impl(core::TimerService& t, TransportSender& s, TimerConfig c)
+      : timers(t), transport(s), config(c), log(core::logger("tx")) {}
+
+  ~Impl() {
+    // Transactions cancel their timers as they go, while the layer is whole.
+    clients.clear();
+    servers.clear();
+    legacy.clear();
+    all.clear();
+  }
+
+  // ---- TransactionHost
+  const TimerConfig& timerConfig() const override { return config; }
+
+  core::TimerService::TimerId startTimer(core::Millis delay, TransactionId tx,
+                                         TxTimer which) override {
+    // Id and timer packed in one word keep the callback within std::function's
+    // small-object buffer: no allocation per timer.
+    static_assert(static_cast<unsigned>(TxTimer::Failure) < 16);
+    const std::uint64_t packed = (tx << 4) | static_cast<std::uint64_t>(which);
+    return timers.schedule(
+        delay, [this, packed] { fire(packed >> 4, static_cast<TxTimer>(packed & 0xF)); });
+  }
+
+  void cancelTimer(core::TimerService::TimerId id) override { timers.cancel(id); }
+
+  bool send(const Flow& to, std::string bytes) override {
+    return transport.send(to, std::move(bytes));
+  }
+
+  // ---- Lookup
+  Transaction* find(TransactionId id) const {
+    const auto it = all.find(id);
+    return it == all.end() ? nullptr : it->second.get();
+  }
+  ClientTransaction* client(TransactionId id) const {
+    Transaction* tx = find(id);
+    return tx != nullptr && tx->isClient() ? static_cast<ClientTransaction*>(tx) : nullptr;
+  }
+  ServerTransaction* server(TransactionId id) const {
+    Transaction* tx = find(id);
+    return tx != nullptr && !tx->isClient() ? static_cast<ServerTransaction*>(tx) : nullptr;
+  }
+
+  void fire(TransactionId id, TxTimer which) {
+    if (Transaction* tx = find(id)) apply(id, tx->fire(which), nullptr);
+  }
+
+  // Reports an outcome to the TU, then removes the transaction if it ended.
+  // The transaction is looked up again after each callback: the TU may have
+  // re-entered the layer.
+  void apply(TransactionId id, const Outcome& o, const Message* response) {
+    if (o.absorbed) ++stats.retransmissionsAbsorbed;
+    switch (o.report) {
+      case Outcome::Report::Response:
+      case Outcome::Report::Timeout:
+      case Outcome::Report::TransportError: {
+        const ClientTransaction* tx = client(id);
+        ClientTransactionUser* u = tx != nullptr ? tx->user() : nullptr;
+        if (u == nullptr) break;
+        if (o.report == Outcome::Report::Response) {
+          if (response != nullptr) u->onResponse(id, *response);
+        } else if (o.report == Outcome::Report::Timeout) {
+          u->onTimeout(id);
+        } else {
+          u->onTransportError(id);
+        }
+        break;
+      }
+      case Outcome::Report::Gone:
+        if (user != nullptr) user->onServerTransactionGone(id);
+        break;
+      case Outcome::Report::None:
+      case Outcome::Report::AckToUser:
+        break;
+    }
+    if (o.terminated) remove(id);
+  }
+
+  // ---- Bookkeeping
+  void addClient(std::unique_ptr<ClientTransaction> tx) {
+    clients.emplace(tx->key(), tx.get());
+    if (tx->flow().connection != 0) byConnection.emplace(tx->flow().connection, tx->id());
+    ++stats.clientTransactions;
+    const TransactionId id = tx->id();
+    all.emplace(id, std::move(tx));
+  }
+
+  ServerTransaction* createServer(const Message& request, const Via& via, const Flow& from) {
+    const TransactionId id = nextId++;
+    const Flow to = responseFlow(via, from);
+    const MatchKey key{via.branch(), request.methodText(), via.host, via.port};
+    std::unique_ptr<ServerTransaction> tx;
+    if (request.method() == Method::Invite) {
+      tx = std::make_unique<ServerInviteTransaction>(*this, id, to, key);
+    } else {
+      tx = std::make_unique<ServerNonInviteTransaction>(*this, id, to, key);
+    }
+    ServerTransaction* raw = tx.get();
+    if (via.hasRfc3261Branch()) {
+      servers.emplace(raw->key(), raw);
+    } else {
+      raw->setLegacyRequest(request.clone());
+      legacy.emplace(raw->legacyRequest()->callId(), raw);
+    }
+    if (to.connection != 0) byConnection.emplace(to.connection, id);
+    ++stats.serverTransactions;
+    all.emplace(id, std::move(tx));
+    return raw;
+  }
+
+  void remove(TransactionId id) {
+    const auto it = all.find(id);
+    if (it == all.end()) return;
+    Transaction* tx = it->second.get();
+    if (tx->isClient()) {
+      const auto c = clients.find(static_cast<ClientTransaction*>(tx)->key());
+      if (c != clients.end() && c->second == tx) clients.erase(c);
+      --stats.clientTransactions;
+    } else {
+      auto* s = static_cast<ServerTransaction*>(tx);
+      if (const Message* original = s->legacyRequest()) {
+        auto [b, e] = legacy.equal_range(original->callId());
+        for (auto l = b; l != e; ++l) {
+          if (l->second == s) {
+            legacy.erase(l);
+            break;
+          }
+        }
+      } else {
+        const auto k = servers.find(s->key());
+        if (k != servers.end() && k->second == s) servers.erase(k);
+      }
+      --stats.serverTransactions;
+    }
+    unbindConnection(tx->flow().connection, id);
+    // Destroyed only once no index points at it; its destructor stops its timers.
+    const std::unique_ptr<Transaction> owned = std::move(it->second);
+    all.erase(it);
+  }
+
+  void unbindConnection(ConnectionId connection, TransactionId id) {
+    if (connection == 0) return;
+    auto [b, e] = byConnection.equal_range(connection);
+    for (auto it = b; it != e; ++it) {
+      if (it->second == id) {
+        byConnection.erase(it);
+        return;
+      }
+    }
+  }
+
+  // The transport failed for these transactions: client transactions report
+  // a transport error, server transactions are forgotten.
+  void failAll(const std::vector<TransactionId>& ids) {
+    for (const TransactionId id : ids) {
+      if (Transaction* tx = find(id)) apply(id, tx->fail(), nullptr);
+    }
+  }
+
+  // ---- Receiving
+  // §17.2.3 matching, with the RFC 2543 fallback for requests whose branch
+  // lacks the magic cookie. `method` is the method of the transaction sought.
+  ServerTransaction* findServer(const Message& request, const Via& via,
+                                std::string_view method) const {
+    if (via.hasRfc3261Branch()) {
+      const auto it = servers.find(MatchKey{via.branch(), method, via.host, via.port});
+      return it == servers.end() ? nullptr : it->second;
+    }
+    auto [b, e] = legacy.equal_range(request.callId());
+    for (auto it = b; it != e; ++it) {
+      ServerTransaction* tx = it->second;
+      const Message& original = *tx->legacyRequest();
+      if (original.methodText() == method && legacyMatches(original, tx->toTag(), request)) {
+        return tx;
+      }
+    }
+    return nullptr;
+  }
+
+  void receiveRequest(std::unique_ptr<Message> request, const Flow& from) {
+    const std::optional<Via> via = recordSource(*request, from);
+    if (!via) {  // parse() validates the top Via; this is defence only
+      ++stats.parseErrors;
+      return;
+    }
+    if (request->method() == Method::Ack) return receiveAck(std::move(request), *via, from);
+    if (request->method() == Method::Cancel) return receiveCancel(*request, *via, from);
+
+    if (ServerTransaction* tx = findServer(*request, *via, request->methodText())) {
+      const TransactionId id = tx->id();
+      apply(id, tx->onRetransmission(), nullptr);
+      return;
+    }
+    if (user == nullptr) {
+      log->warn("no transaction user; dropping {} Call-ID {}", request->methodText(),
+                request->callId());
+      return;
+    }
+    ServerTransaction* tx = createServer(*request, *via, from);
+    const TransactionId id = tx->id();
+    if (request->method() == Method::Invite) {
+      static_cast<ServerInviteTransaction*>(tx)->sendTrying(*request);
+    }
+    user->onRequest(id, std::move(request), from);
+  }
+
+  // An ACK for a non-2xx response ends in its INVITE server transaction. An ACK
+  // for a 2xx carries a new branch (§13.2.2.4), matches nothing and goes to the
+  // TU, as does one that matches a transaction in Accepted (RFC 6026 §8.7).
+  void receiveAck(std::unique_ptr<Message> ack, const Via& via, const Flow& from) {
+    if (ServerTransaction* tx = findServer(*ack, via, kInvite)) {
+      const TransactionId id = tx->id();
+      const Outcome o = tx->onAck();
+      apply(id, o, nullptr);
+      if (o.report != Outcome::Report::AckToUser) return;
+    }
+    if (user != nullptr) user->onRequest(0, std::move(ack), from);
+  }
+
+  // §9.2: a CANCEL is its own non-INVITE server transaction, answered here: 200
+  // when it matches an INVITE server transaction, else 481. The TU hears of it
+  // only while that INVITE still awaits its final response.
+  void receiveCancel(const Message& cancel, const Via& via, const Flow& from) {
+    if (ServerTransaction* own = findServer(cancel, via, kCancel)) {
+      const TransactionId id = own->id();
+      apply(id, own->onRetransmission(), nullptr);
+      return;
+    }
+    const ServerTransaction* invite = findServer(cancel, via, kInvite);
+    const TransactionId inviteId = invite != nullptr ? invite->id() : 0;
+    const bool pending = invite != nullptr && !invite->finalSent();
+    // §9.2: the 200 carries the To tag of the INVITE's responses, if any.
+    std::string tag(invite != nullptr ? invite->toTag() : std::string_view{});
+    if (tag.empty()) tag = newTag();
+
+    ServerTransaction* tx = createServer(cancel, via, from);
+    const TransactionId id = tx->id();
+    const auto response = makeResponse(cancel, invite != nullptr ? 200 : 481, {}, tag);
+    apply(id, tx->respond(*response), nullptr);
+    if (pending && user != nullptr) user->onCancel(inviteId, cancel);
+  }
+
+  // §17.1.3: top Via branch and CSeq method.
+  void receiveResponse(std::unique_ptr<Message> response, const Flow& from) {
+    if (response->status() < 100) return;
+    ClientTransaction* tx = nullptr;
+    const auto via = response->topVia();
+    const auto cseq = response->cseq();
+    if (via && cseq) {
+      const auto it = clients.find(MatchKey{via->branch(), cseq->method, {}, 0});
+      if (it != clients.end()) tx = it->second;
+    }
+    if (tx == nullptr) {
+      if (user != nullptr) user->onStrayResponse(std::move(response), from);
+      return;
+    }
+    const TransactionId id = tx->id();
+    // A request sent with "any connection" learns its connection from the
+    // response, so that connection's closure fails the transaction.
+    if (tx->reliable() && tx->flow().connection == 0 && from.connection != 0) {
+      tx->setConnection(from.connection);
+      byConnection.emplace(from.connection, id);
+    }
+    apply(id, tx->onResponse(*response), response.get());
+  }
+
+  // Bytes that do not parse: a request whose Via, From, To, Call-ID and CSeq
+  // are readable gets a stateless 400 carrying the reason (never an ACK, which
+  // has no response); anything else is dropped.
+  void rejectInvalid(ParseResult& result, const Flow& from) {
+    ++stats.parseErrors;
+    Message* m = result.message.get();
+    if (log->should_log(spdlog::level::debug)) {
+      log->debug("unparsable message from {}: {}", from.remote.toString(), result.error);
+    }
+    if (m == nullptr || !m->isRequest() || m->method() == Method::Ack) return;
+    const auto to = m->to();
+    if (!to || !m->from() || m->callId().empty() || !m->cseq()) return;
+    const std::optional<Via> via = recordSource(*m, from);
+    if (!via) return;
+    const auto response =
+        makeResponse(*m, 400, reasonFrom(result.error), to->tag().empty() ? newTag() : "");
+    transport.send(responseFlow(*via, from), response->serialize());
+  }
+
+  core::TimerService& timers;
+  TransportSender& transport;
+  const TimerConfig config;
+  std::shared_ptr<spdlog::logger> log;
+  TransactionUser* user = nullptr;
+  TransactionId nextId = 1;
+  TransactionStats stats;
+
+  // Owns every live transaction. The indexes below hold plain pointers, erased
+  // before the transaction is destroyed.
+  std::unordered_map<TransactionId, std::unique_ptr<Transaction>> all;
+  std::unordered_map<MatchKey, ClientTransaction*, MatchKeyHash> clients;
+  std::unordered_map<MatchKey, ServerTransaction*, MatchKeyHash> servers;
+  std::unordered_multimap<std::string_view, ServerTransaction*> legacy;  // by Call-ID
+  std::unordered_multimap<ConnectionId, TransactionId> byConnection;
+};
+
+TransactionLayer::TransactionLayer(core::TimerService& timers, TransportSender& transport,
+                                   TimerConfig config)
+    : impl_(std::make_unique<Impl>(timers, transport, config)) {}
+
+TransactionLayer::~TransactionLayer() = default;
+
+void TransactionLayer::setUser(TransactionUser* user) {
+  impl_->user = user;
+}
+
+void TransactionLayer::respond(TransactionId tx, std::unique_ptr<Message> response) {
+  ServerTransaction* server = impl_->server(tx);
+  if (server == nullptr || !response || !response->isResponse()) return;
+  impl_->apply(tx, server->respond(*response), nullptr);
+}
+
+TransactionId TransactionLayer::sendRequest(std::unique_ptr<Message> request, const Flow& to,
+                                            ClientTransactionUser& user) {
+  if (!request || !request->isRequest() || request->method() == Method::Ack) {
+    impl_->log->error("sendRequest: not a request that starts a transaction");
+    return 0;
+  }
+  const auto via = request->topVia();
+  if (!via || via->branch().empty()) {
+    impl_->log->error("sendRequest: no branch in top Via; Call-ID {}", request->callId());
+    return 0;
+  }
+  // Views into the request, which the transaction owns from here on (moving
+  // the unique_ptr leaves the Message, and what the views see, in place).
+  const MatchKey key{via->branch(), request->methodText(), {}, 0};
+  if (impl_->clients.contains(key)) {
+    impl_->log->error("sendRequest: branch {} already in use", via->branch());
+    return 0;
+  }
+  const TransactionId id = impl_->nextId++;
+  std::unique_ptr<ClientTransaction> tx;
+  if (request->method() == Method::Invite) {
+    tx = std::make_unique<ClientInviteTransaction>(*impl_, id, to, std::move(request), key, user);
+  } else {
+    tx =
+        std::make_unique<ClientNonInviteTransaction>(*impl_, id, to, std::move(request), key, user);
+  }
+  ClientTransaction* raw = tx.get();
+  impl_->addClient(std::move(tx));
+  raw->start();  // a refused send is reported later, through Timer "Failure"
+  return id;
+}
+
+void TransactionLayer::detach(TransactionId tx) {
+  if (ClientTransaction* c = impl_->client(tx)) c->detach();
+}
+
+const Message* TransactionLayer::clientRequest(TransactionId tx) const {
+  const ClientTransaction* c = impl_->client(tx);
+  return c != nullptr ? &c->request() : nullptr;
+}
+
+const Flow* TransactionLayer::clientFlow(TransactionId tx) const {
+  const ClientTransaction* c = impl_->client(tx);
+  return c != nullptr ? &c->flow() : nullptr;
+}
+
+bool TransactionLayer::sendStateless(const Message& message, const Flow& to) {
+  return impl_->transport.send(to, message.serialize());
+}
+
+std::string TransactionLayer::newBranch() {
+  std::string branch;
+  branch.reserve(32);
+  branch.append("z9hG4bK");
+  tokens().appendTo(branch);
+  return branch;
+}
+
+TransactionStats TransactionLayer::stats() const {
+  return impl_->stats;
+}
+
+void TransactionLayer::onMessage(std::string data, const Flow& from) {
+  ParseResult result = Message::parse(std::move(data));
+  if (!result.ok()) {
+    impl_->rejectInvalid(result, from);
+    return;
+  }
+  if (result.message->isRequest()) {
+    impl_->receiveRequest(std::move(result.message), from);
+  } else {
+    impl_->receiveResponse(std::move(result.message), from);
+  }
+}
+
+void TransactionLayer::onConnectionClosed(ConnectionId id) {
+  std::vector<TransactionId> ids;
+  auto [b, e] = impl_->byConnection.equal_range(id);
+  for (auto it = b; it != e; ++it)
+    ids.push_back(it->second);
+  impl_->failAll(ids);
+}
+
+void TransactionLayer::onSendFailed(const Flow& to) {
+  std::vector<TransactionId> ids;
+  for (const auto& [id, tx] : impl_->all) {
+    const Flow& f = tx->flow();
+    if (f.transport == to.transport && f.remote == to.remote &&
+        (to.connection == 0 || f.connection == 0 || f.connection == to.connection)) {
+      ids.push_back(id);
+    }
+  }
+  impl_->failAll(ids);
+}
+
+}  // namespace tandem::sip

@@ -16,8 +16,8 @@ namespace tandem::sip {
 
 using TransactionId = std::uint64_t;  // 0 is never valid
 
-// Per client transaction callbacks. Called on the loop; may send and respond,
-// but must not destroy the TransactionLayer.
+// Per client transaction callbacks. Called on the loop; may send and respond
+// (re-entering the layer is safe), but must not destroy the TransactionLayer.
 class ClientTransactionUser {
  public:
   virtual ~ClientTransactionUser() = default;
@@ -25,7 +25,9 @@ class ClientTransactionUser {
   // arrive while an INVITE client transaction is in the Accepted state (RFC 6026).
   virtual void onResponse(TransactionId tx, const Message& response) = 0;
   // Timer B or F fired, or the transport failed: no final response will come.
-  // The TU treats it as a 408 (timeout) or 503 (transport error).
+  // The TU treats it as a 408 (timeout) or 503 (transport error). The
+  // transaction is gone once the callback returns. A send the transport refuses
+  // at once is reported from a 0 ms timer, never from inside sendRequest().
   virtual void onTimeout(TransactionId tx) = 0;
   virtual void onTransportError(TransactionId tx) = 0;
 };
@@ -40,21 +42,23 @@ class TransactionUser {
   virtual void onRequest(TransactionId tx, std::unique_ptr<Message> request, const Flow& from) = 0;
   // A CANCEL matched the INVITE server transaction `inviteTx` (§9.2); the layer
   // has answered the CANCEL with 200 already. Unmatched CANCELs get 481 and never
-  // reach the TU.
+  // reach the TU; nor do CANCELs for an INVITE that has its final response
+  // already (they get 200: "a CANCEL has no effect" then, §9.2).
   virtual void onCancel(TransactionId inviteTx, const Message& cancel) = 0;
   // A response that matches no client transaction (a 2xx retransmission after
   // the transaction ended); a proxy forwards it statelessly (§16.7 step 9... §17.1.1.2).
   virtual void onStrayResponse(std::unique_ptr<Message> response, const Flow& from) = 0;
   // A server transaction ended without the TU sending a final response in time
-  // (e.g. its transport failed), so the TU can free its state.
+  // (e.g. its transport failed), so the TU can free its state. Also called when
+  // sending the TU's final response failed. Never from inside respond().
   virtual void onServerTransactionGone(TransactionId tx) = 0;
 };
 
 struct TransactionStats {
-  std::uint64_t clientTransactions = 0;  // live now
-  std::uint64_t serverTransactions = 0;  // live now
-  std::uint64_t parseErrors = 0;         // total since start
-  std::uint64_t retransmissionsAbsorbed = 0;
+  std::uint64_t clientTransactions = 0;       // live now
+  std::uint64_t serverTransactions = 0;       // live now
+  std::uint64_t parseErrors = 0;              // total since start
+  std::uint64_t retransmissionsAbsorbed = 0;  // requests, ACKs and responses
 };
 
 class TransactionLayer final : public TransportListener {
@@ -77,6 +81,8 @@ class TransactionLayer final : public TransportListener {
   // Sends `request` in a new client transaction to `to`. The request must carry
   // a top Via with a unique RFC 3261 branch (see newBranch()); the layer keys
   // the transaction on it. ACK is not a transaction: use sendStateless.
+  // Returns 0 (and logs) when the request cannot start one: an ACK, no branch,
+  // or a branch and method already in use.
   TransactionId sendRequest(std::unique_ptr<Message> request, const Flow& to,
                             ClientTransactionUser& user);
   // Forgets the ClientTransactionUser of `tx` (the TU is going away); the
@@ -92,7 +98,8 @@ class TransactionLayer final : public TransportListener {
   // responses). Returns false if the transport refused.
   bool sendStateless(const Message& message, const Flow& to);
 
-  // A fresh branch: "z9hG4bK" + random token.
+  // A fresh branch: "z9hG4bK" + random token. Cheap: a random per-thread prefix
+  // and a per-thread counter.
   static std::string newBranch();
 
   TransactionStats stats() const;

@@ -1,1 +1,426 @@
-// placeholder: implementation pending
+// TransportLayer: owns the UDP sockets, the TCP/TLS acceptors and every stream
+// connection, and routes send() to the right one (RFC 3261 §18).
+//
+// Teardown: shutdown() (and the destructor) first close the listening sockets,
+// then detach every connection (it no longer calls back) and let it flush its
+// queued writes for at most kDrainTimeout. Handlers still pending hold
+// shared_ptrs to their objects, so the io_context may outlive the layer; it must
+// not be destroyed before the layer.
+#include "sip/transport/transport_layer.hpp"
+
+#include "core/log.hpp"
+#include "sip/transport/connection.hpp"
+#include "sip/transport/tls_connection.hpp"
+#include "sip/transport/transport_tuning.hpp"
+#include "sip/transport/udp_listener.hpp"
+
+#include <spdlog/logger.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <array>
+#include <limits>
+#include <map>
+#include <tuple>
+#include <unordered_map>
+#include <vector>
+
+namespace tandem::sip {
+namespace asio = boost::asio;
+using boost::system::error_code;
+using detail::Connection;
+
+namespace {
+
+// Receives accepted sockets from an Acceptor.
+class AcceptHost {
+ public:
+  virtual void accepted(Transport transport, const core::Endpoint& local,
+                        asio::ip::tcp::socket socket) = 0;
+
+ protected:
+  ~AcceptHost() = default;
+};
+
+// A TCP or TLS listening socket.
+class Acceptor : public std::enable_shared_from_this<Acceptor> {
+ public:
+  Acceptor(asio::ip::tcp::acceptor acceptor, Transport transport, AcceptHost& host,
+           std::shared_ptr<spdlog::logger> log)
+      : acceptor_(std::move(acceptor)),
+        transport_(transport),
+        host_(&host),
+        log_(std::move(log)),
+        retry_(acceptor_.get_executor()) {
+    error_code ignored;
+    const auto local = acceptor_.local_endpoint(ignored);
+    local_ = core::Endpoint{local.address(), local.port()};
+  }
+
+  Transport transport() const { return transport_; }
+  const core::Endpoint& local() const { return local_; }
+
+  void start() {
+    acceptor_.async_accept(
+        [self = shared_from_this()](const error_code& ec, asio::ip::tcp::socket socket) {
+          self->onAccept(ec, std::move(socket));
+        });
+  }
+
+  void close() {
+    host_ = nullptr;
+    error_code ignored;
+    acceptor_.close(ignored);
+    retry_.cancel();
+  }
+
+ private:
+  void onAccept(const error_code& ec, asio::ip::tcp::socket socket) {
+    if (host_ == nullptr || ec == asio::error::operation_aborted) return;
+    if (ec) {
+      log_->warn("{} accept on {} failed: {}", transportName(transport_), local_.toString(),
+                 ec.message());
+      if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
+          ec == asio::error::no_memory) {
+        retry_.expires_after(tuning::kAcceptRetryDelay);
+        retry_.async_wait([self = shared_from_this()](const error_code& e) {
+          if (!e && self->host_ != nullptr) self->start();
+        });
+        return;
+      }
+      start();
+      return;
+    }
+    host_->accepted(transport_, local_, std::move(socket));
+    if (host_ != nullptr) start();
+  }
+
+  asio::ip::tcp::acceptor acceptor_;
+  Transport transport_;
+  AcceptHost* host_;  // null once closed
+  std::shared_ptr<spdlog::logger> log_;
+  core::Endpoint local_;
+  asio::steady_timer retry_;
+};
+
+using RemoteKey = std::tuple<Transport, asio::ip::address, std::uint16_t>;
+
+RemoteKey remoteKey(Transport t, const core::Endpoint& e) {
+  return {t, e.address, e.port};
+}
+
+bool isUsableDestination(const core::Endpoint& e) {
+  return e.port != 0 && !e.address.is_unspecified();
+}
+
+}  // namespace
+
+struct TransportLayer::Impl final : detail::ConnectionHost, AcceptHost {
+  Impl(asio::io_context& ioContext, TransportListener& transportListener,
+       TransportOptions transportOptions)
+      : io(ioContext),
+        listener(transportListener),
+        opts(std::move(transportOptions)),
+        logger(core::logger("transport")) {}
+
+  // ---- ConnectionHost / AcceptHost ----------------------------------------
+
+  void connectionMessage(Connection& c, std::string data) override {
+    guarded("onMessage", [&] { listener.onMessage(std::move(data), c.flow()); });
+  }
+
+  // An exception from the listener must not unwind through Asio and stop the
+  // loop for every other call; it is logged, the message is lost.
+  template <typename F>
+  void guarded(std::string_view what, F&& call) {
+    try {
+      call();
+    } catch (const std::exception& e) {
+      logger->error("TransportListener::{} threw: {}", what, e.what());
+    }
+  }
+
+  void connectionClosed(Connection& c, bool wasOpen, const std::vector<Flow>& failed) override {
+    const ConnectionId id = c.id();
+    // Forget it before calling out, so that a send() from the callbacks does
+    // not pick this connection.
+    const auto it = byRemote.find(remoteKey(c.transport(), c.flow().remote));
+    if (it != byRemote.end() && it->second == id) byRemote.erase(it);
+    connections.erase(id);
+    for (const Flow& flow : failed) {
+      guarded("onSendFailed", [&] { listener.onSendFailed(flow); });
+    }
+    if (wasOpen) guarded("onConnectionClosed", [&] { listener.onConnectionClosed(id); });
+  }
+
+  const TransportOptions& options() const override { return opts; }
+  const std::shared_ptr<spdlog::logger>& log() const override { return logger; }
+
+  void accepted(Transport transport, const core::Endpoint& local,
+                asio::ip::tcp::socket socket) override {
+    error_code ec;
+    const auto peer = socket.remote_endpoint(ec);
+    if (ec) return;  // already reset by the peer
+    const ConnectionId id = nextId++;
+    auto connection = transport == Transport::Tls
+                          ? tls->makeAccepted(*this, id, std::move(socket))
+                          : detail::makeTcpConnection(*this, id, std::move(socket));
+    const core::Endpoint remote{peer.address(), peer.port()};
+    connections.emplace(id, connection);
+    byRemote[remoteKey(transport, remote)] = id;
+    connection->startAccepted(remote, local);
+  }
+
+  // ---- Listening ----------------------------------------------------------
+
+  std::string listenUdp(const core::Endpoint& at) {
+    const asio::ip::udp::endpoint endpoint(at.address, at.port);
+    asio::ip::udp::socket socket(io);
+    error_code ec;
+    auto fail = [&](std::string_view what) {
+      return "UDP " + at.toString() + ": " + std::string(what) + ": " + ec.message();
+    };
+    socket.open(endpoint.protocol(), ec);
+    if (ec) return fail("open");
+    // One socket per address family; see advertised() and pickUdp().
+    if (at.address.is_v6()) socket.set_option(asio::ip::v6_only(true), ec);
+    const auto size = static_cast<int>(
+        std::min<std::size_t>(opts.udpReceiveBuffer, std::numeric_limits<int>::max()));
+    socket.set_option(asio::socket_base::receive_buffer_size(size), ec);
+    if (ec) {
+      logger->warn("UDP {}: cannot set SO_RCVBUF to {}: {}", at.toString(), size, ec.message());
+    }
+    socket.bind(endpoint, ec);
+    if (ec) return fail("bind");
+    socket.non_blocking(true, ec);
+    if (ec) return fail("non-blocking mode");
+    auto udpListener = std::make_shared<detail::UdpListener>(std::move(socket), listener, logger);
+    udp.push_back(udpListener);
+    udpListener->start();
+    logger->info("listening on UDP {}", udpListener->local().toString());
+    return {};
+  }
+
+  std::string listenStream(Transport transport, const core::Endpoint& at) {
+    const asio::ip::tcp::endpoint endpoint(at.address, at.port);
+    asio::ip::tcp::acceptor acceptor(io);
+    error_code ec;
+    auto fail = [&](std::string_view what) {
+      return std::string(transportName(transport)) + " " + at.toString() + ": " +
+             std::string(what) + ": " + ec.message();
+    };
+    acceptor.open(endpoint.protocol(), ec);
+    if (ec) return fail("open");
+    acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (at.address.is_v6()) acceptor.set_option(asio::ip::v6_only(true), ec);
+    acceptor.bind(endpoint, ec);
+    if (ec) return fail("bind");
+    acceptor.listen(tuning::kListenBacklog, ec);
+    if (ec) return fail("listen");
+    auto entry = std::make_shared<Acceptor>(std::move(acceptor), transport, *this, logger);
+    acceptors.push_back(entry);
+    entry->start();
+    logger->info("listening on {} {}", transportName(transport), entry->local().toString());
+    return {};
+  }
+
+  // ---- Sending ------------------------------------------------------------
+
+  // The socket whose address is `to.local` if there is one, else the first of
+  // the remote's address family.
+  detail::UdpListener* pickUdp(const Flow& to) {
+    detail::UdpListener* sameFamily = nullptr;
+    for (const auto& candidate : udp) {
+      if (candidate->isV6() != to.remote.address.is_v6()) continue;
+      if (candidate->local() == to.local) return candidate.get();
+      if (sameFamily == nullptr) sameFamily = candidate.get();
+    }
+    return sameFamily;
+  }
+
+  const Acceptor* findAcceptor(Transport transport, const asio::ip::address* family) const {
+    const Acceptor* any = nullptr;
+    for (const auto& acceptor : acceptors) {
+      if (acceptor->transport() != transport) continue;
+      if (family == nullptr || acceptor->local().address.is_v6() == family->is_v6()) {
+        return acceptor.get();
+      }
+      if (any == nullptr) any = acceptor.get();
+    }
+    return family == nullptr ? nullptr : any;
+  }
+
+  bool sendStream(const Flow& to, std::string data) {
+    const Transport transport = to.transport;
+    const Acceptor* acceptor = findAcceptor(transport, &to.remote.address);
+    if (acceptor == nullptr) return false;
+    if (to.connection != 0) {
+      const auto it = connections.find(to.connection);
+      if (it != connections.end() && it->second->usable() && it->second->transport() == transport) {
+        it->second->send(std::move(data), to);
+        return true;
+      }
+    }
+    if (!isUsableDestination(to.remote)) return false;
+    if (const auto it = byRemote.find(remoteKey(transport, to.remote)); it != byRemote.end()) {
+      const auto found = connections.find(it->second);
+      if (found != connections.end() && found->second->usable()) {
+        found->second->send(std::move(data), to);
+        return true;
+      }
+    }
+    return connect(*acceptor, to, std::move(data));
+  }
+
+  bool connect(const Acceptor& acceptor, const Flow& to, std::string data) {
+    const auto protocol = to.remote.address.is_v6() ? asio::ip::tcp::v6() : asio::ip::tcp::v4();
+    asio::ip::tcp::socket socket(io);
+    error_code ec;
+    socket.open(protocol, ec);
+    if (ec) {
+      logger->warn("{} connect to {}: {}", transportName(to.transport), to.remote.toString(),
+                   ec.message());
+      return false;
+    }
+    // Leave from the listening address when it is a specific one, so that the
+    // peer sees the address Via and Record-Route name.
+    const auto& local = acceptor.local().address;
+    if (!local.is_unspecified() && local.is_v6() == to.remote.address.is_v6()) {
+      socket.bind(asio::ip::tcp::endpoint(local, 0), ec);
+    }
+    const ConnectionId id = nextId++;
+    auto connection = to.transport == Transport::Tls
+                          ? tls->makeOutgoing(*this, id, std::move(socket), to.remote)
+                          : detail::makeTcpConnection(*this, id, std::move(socket));
+    connections.emplace(id, connection);
+    byRemote[remoteKey(to.transport, to.remote)] = id;
+    connection->startConnect(to.remote);  // completes later, never from here
+    connection->send(std::move(data), to);
+    logger->debug("{} connection {} connecting to {}", transportName(to.transport), id,
+                  to.remote.toString());
+    return true;
+  }
+
+  // ---- Teardown -------------------------------------------------------------
+
+  void shutdown(bool notify) {
+    stopped = true;
+    for (auto& socket : udp)
+      socket->close();
+    udp.clear();
+    for (auto& acceptor : acceptors)
+      acceptor->close();
+    acceptors.clear();
+    auto closing = std::move(connections);
+    connections.clear();
+    byRemote.clear();
+    for (auto& [id, connection] : closing) {
+      const bool wasOpen = connection->state() == Connection::State::Open;
+      connection->detachAndDrain();
+      if (notify && wasOpen) {
+        guarded("onConnectionClosed", [&] { listener.onConnectionClosed(id); });
+      }
+    }
+  }
+
+  asio::io_context& io;
+  TransportListener& listener;
+  TransportOptions opts;
+  std::shared_ptr<spdlog::logger> logger;
+
+  std::vector<std::shared_ptr<detail::UdpListener>> udp;
+  std::vector<std::shared_ptr<Acceptor>> acceptors;
+  std::unique_ptr<detail::TlsFactory> tls;
+  std::unordered_map<ConnectionId, std::shared_ptr<Connection>> connections;
+  // Open (or opening) connection per remote address, accepted ones included,
+  // for reuse (RFC 3261 §18.1.1, §18.2.2).
+  std::map<RemoteKey, ConnectionId> byRemote;
+  std::array<std::optional<core::Endpoint>, 5> advertisedOverride;
+  ConnectionId nextId = 1;
+  bool stopped = false;
+};
+
+TransportLayer::TransportLayer(asio::io_context& io, TransportListener& listener,
+                               TransportOptions options)
+    : impl_(std::make_unique<Impl>(io, listener, std::move(options))) {}
+
+TransportLayer::~TransportLayer() {
+  impl_->shutdown(false);
+}
+
+std::string TransportLayer::listen(Transport t, const core::Endpoint& at) {
+  if (impl_->stopped) return "the transport layer is shut down";
+  switch (t) {
+    case Transport::Udp:
+      return impl_->listenUdp(at);
+    case Transport::Tcp:
+      return impl_->listenStream(t, at);
+    case Transport::Tls:
+      if (!impl_->tls) {
+        std::string error;
+        impl_->tls = detail::TlsFactory::create(impl_->opts, error);
+        if (!impl_->tls) return error;
+      }
+      return impl_->listenStream(t, at);
+    case Transport::Ws:
+    case Transport::Wss:
+      break;
+  }
+  return std::string(transportName(t)) + " is not served by the SIP transport layer";
+}
+
+void TransportLayer::setAdvertised(Transport t, const core::Endpoint& at) {
+  impl_->advertisedOverride.at(static_cast<std::size_t>(t)) = at;
+}
+
+bool TransportLayer::send(const Flow& to, std::string data) {
+  if (impl_->stopped) return false;
+  switch (to.transport) {
+    case Transport::Udp: {
+      if (!isUsableDestination(to.remote)) return false;
+      detail::UdpListener* socket = impl_->pickUdp(to);
+      return socket != nullptr && socket->send(to.remote, std::move(data));
+    }
+    case Transport::Tcp:
+    case Transport::Tls:
+      return impl_->sendStream(to, std::move(data));
+    case Transport::Ws:
+    case Transport::Wss:
+      break;
+  }
+  return false;
+}
+
+// The first listener of the transport. A wildcard address (0.0.0.0 or ::)
+// cannot go into a Via, so it is advertised as loopback of the same family:
+// right for tests on one machine; a real deployment calls setAdvertised().
+std::optional<core::Endpoint> TransportLayer::advertised(Transport t) const {
+  const auto index = static_cast<std::size_t>(t);
+  if (index < impl_->advertisedOverride.size() && impl_->advertisedOverride[index]) {
+    return impl_->advertisedOverride[index];
+  }
+  std::optional<core::Endpoint> local;
+  if (t == Transport::Udp) {
+    if (!impl_->udp.empty()) local = impl_->udp.front()->local();
+  } else if (const Acceptor* acceptor = impl_->findAcceptor(t, nullptr)) {
+    local = acceptor->local();
+  }
+  if (local && local->address.is_unspecified()) {
+    local->address = local->address.is_v6() ? asio::ip::address(asio::ip::address_v6::loopback())
+                                            : asio::ip::address(asio::ip::address_v4::loopback());
+  }
+  return local;
+}
+
+void TransportLayer::shutdown() {
+  impl_->shutdown(true);
+}
+
+std::size_t TransportLayer::connectionCount() const {
+  return impl_->connections.size();
+}
+
+}  // namespace tandem::sip

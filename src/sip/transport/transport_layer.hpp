@@ -17,12 +17,12 @@ class io_context;
 namespace tandem::sip {
 
 struct TransportOptions {
-  std::size_t maxMessageSize = 65535;                // larger stream messages close the connection
-  std::chrono::seconds idleTimeout{300};              // stream connections with no traffic
-  std::size_t udpReceiveBuffer = 4 * 1024 * 1024;     // SO_RCVBUF; the kernel may cap it
-  std::string tlsCertFile, tlsKeyFile;                // needed for a TLS listener
-  std::string tlsCaFile;                              // for verifying peers (optional)
-  bool tlsVerifyPeer = false;                         // outgoing TLS: verify the server
+  std::size_t maxMessageSize = 65535;              // larger stream messages close the connection
+  std::chrono::seconds idleTimeout{300};           // stream connections with no traffic
+  std::size_t udpReceiveBuffer = 4 * 1024 * 1024;  // SO_RCVBUF; the kernel may cap it
+  std::string tlsCertFile, tlsKeyFile;             // needed for a TLS listener
+  std::string tlsCaFile;                           // for verifying peers (optional)
+  bool tlsVerifyPeer = false;                      // outgoing TLS: verify the server
 };
 
 class TransportLayer final : public TransportSender {
@@ -35,7 +35,10 @@ class TransportLayer final : public TransportSender {
   // (address in use, bad certificate, ...). Port 0 picks a free port; the real
   // one is then in advertised().
   std::string listen(Transport t, const core::Endpoint& at);
-  // Overrides the address put in Via / Record-Route for a transport.
+  // Overrides the address put in Via / Record-Route for a transport. Without
+  // it, advertised() is the first listener's address, with a wildcard (0.0.0.0,
+  // ::) replaced by loopback of its family: fine for tests on one machine, so a
+  // deployment listening on a wildcard must call this.
   void setAdvertised(Transport t, const core::Endpoint& at);
 
   bool send(const Flow& to, std::string data) override;
@@ -63,6 +66,10 @@ struct FrameResult {
   std::size_t consumed = 0;
   bool pong = false;
   std::string_view error;
+  // NeedMore only: the size of the whole message once its header section is
+  // complete (0 while it is not), so a reader can wait for that many bytes
+  // instead of rescanning after every read.
+  std::size_t expected = 0;
 };
 FrameResult frameStream(std::string_view buffer, std::size_t maxSize);
 

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Builds Tandem and runs every test: unit tests (GoogleTest) and the
+# integration tests against the real binary with sipp, in the debug preset
+# (AddressSanitizer + UndefinedBehaviorSanitizer), plus each libFuzzer target
+# for a bounded time. Integration tests put themselves in a loopback-only
+# network namespace (needs root). Ends with ctest's summary.
+# Idempotent: installs missing Debian packages (as root), rebuilds what changed.
+#
+#   scripts/test.sh            everything
+#   scripts/test.sh -L unit    only tests with a ctest label (unit, integration, fuzz)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh test
+
+jobs=$(nproc)
+# Fuzz targets: clang with libFuzzer; only the parser libraries are built.
+cmake --preset fuzz >/dev/null
+cmake --build --preset fuzz --target fuzz_sip_message fuzz_sip_uri fuzz_stream_framer -j "$jobs"
+
+cmake --preset debug -DTANDEM_FUZZ_BUILD_DIR="$PWD/build/fuzz" >/dev/null
+cmake --build --preset debug -j "$jobs"
+exec ctest --preset debug -j "$jobs" "$@"

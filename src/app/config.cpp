@@ -1,0 +1,213 @@
+#include "app/config.hpp"
+
+#include <boost/asio/ip/address.hpp>
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include <charconv>
+#include <sstream>
+#include <filesystem>
+#include <set>
+
+namespace tandem::app {
+namespace {
+
+[[noreturn]] void fail(std::string_view key, std::string_view value, std::string_view why) {
+  throw ConfigError(fmt::format("configuration key '{}' = '{}': {}", key, value, why));
+}
+
+std::string valueText(const toml::node& node) {
+  if (auto s = node.value<std::string>()) return *s;
+  return node.visit([](const auto& concrete) {
+    std::ostringstream os;
+    os << concrete;
+    return os.str();
+  });
+}
+
+// Reads one typed key from a table, rejecting wrong types. Absent keys leave
+// `out` unchanged.
+template <typename T>
+void read(const toml::table& table, std::string_view section, std::string_view name, T& out) {
+  const auto* node = table.get(name);
+  if (!node) return;
+  const auto key = fmt::format("{}.{}", section, name);
+  if constexpr (std::is_same_v<T, std::string>) {
+    auto v = node->value<std::string>();
+    if (!v) fail(key, valueText(*node), "expected a string");
+    out = *v;
+  } else {
+    auto v = node->value<std::int64_t>();
+    if (!v || !node->is_integer()) fail(key, valueText(*node), "expected an integer");
+    if (*v < 0 || static_cast<std::uint64_t>(*v) > std::numeric_limits<T>::max())
+      fail(key, valueText(*node), "out of range");
+    out = static_cast<T>(*v);
+  }
+}
+
+template <typename Duration>
+void readDuration(const toml::table& table, std::string_view section, std::string_view name,
+                  Duration& out) {
+  std::int64_t count = out.count();
+  read(table, section, name, count);
+  out = Duration(count);
+}
+
+void rejectUnknownKeys(const toml::table& table, std::string_view section,
+                       const std::set<std::string_view>& known) {
+  for (const auto& [k, v] : table) {
+    if (!known.count(k.str())) {
+      fail(section.empty() ? std::string(k.str()) : fmt::format("{}.{}", section, k.str()),
+           valueText(v), "unknown key (see tandem.example.toml)");
+    }
+  }
+}
+
+const toml::table* section(const toml::table& root, std::string_view name) {
+  const auto* node = root.get(name);
+  if (!node) return nullptr;
+  if (!node->is_table()) fail(name, valueText(*node), "expected a table [" + std::string(name) + "]");
+  return node->as_table();
+}
+
+}  // namespace
+
+ListenSpec parseListen(const std::string& key, const std::string& value) {
+  ListenSpec spec;
+  spec.text = value;
+  const auto colon = value.find(':');
+  if (colon == std::string::npos) fail(key, value, "expected TRANSPORT:HOST:PORT, e.g. udp:0.0.0.0:5060");
+  const auto transportText = value.substr(0, colon);
+  const auto transport = sip::transportFromName(transportText);
+  if (!transport || (*transport != sip::Transport::Udp && *transport != sip::Transport::Tcp &&
+                     *transport != sip::Transport::Tls)) {
+    fail(key, value, fmt::format("unknown transport '{}' (use udp, tcp or tls)", transportText));
+  }
+  spec.transport = *transport;
+  const auto rest = value.substr(colon + 1);
+  const auto portColon = rest.rfind(':');
+  if (portColon == std::string::npos) fail(key, value, "missing ':PORT'");
+  auto host = rest.substr(0, portColon);
+  const auto portText = rest.substr(portColon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  boost::system::error_code ec;
+  spec.endpoint.address = boost::asio::ip::make_address(host, ec);
+  if (ec) fail(key, value, fmt::format("'{}' is not an IP address", host));
+  unsigned port = 0;
+  const auto [end, err] = std::from_chars(portText.data(), portText.data() + portText.size(), port);
+  if (err != std::errc() || end != portText.data() + portText.size() || port > 65535)
+    fail(key, value, fmt::format("'{}' is not a port number (0-65535)", portText));
+  spec.endpoint.port = static_cast<std::uint16_t>(port);
+  return spec;
+}
+
+void loadConfigFile(const std::string& path, Config& config) {
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    throw ConfigError(fmt::format("configuration file '{}' line {} column {}: {}", path,
+                                  where.line, where.column, e.description()));
+  }
+  rejectUnknownKeys(root, "", {"server", "sip", "tls", "registrar"});
+
+  if (const auto* t = section(root, "server")) {
+    rejectUnknownKeys(*t, "server", {"domain", "data_dir", "log_level"});
+    read(*t, "server", "domain", config.domain);
+    read(*t, "server", "data_dir", config.dataDir);
+    read(*t, "server", "log_level", config.logLevel);
+  }
+  if (const auto* t = section(root, "sip")) {
+    rejectUnknownKeys(*t, "sip",
+                      {"listen", "advertise", "max_message_size", "tcp_idle_timeout",
+                       "udp_receive_buffer", "t1_ms", "t2_ms", "t4_ms"});
+    if (const auto* node = t->get("listen")) {
+      const auto* array = node->as_array();
+      if (!array) fail("sip.listen", valueText(*node), "expected an array of strings");
+      config.listen.clear();
+      for (const auto& item : *array) {
+        auto s = item.value<std::string>();
+        if (!s) fail("sip.listen", valueText(item), "expected a string like \"udp:0.0.0.0:5060\"");
+        config.listen.push_back(parseListen("sip.listen", *s));
+      }
+    }
+    read(*t, "sip", "advertise", config.advertise);
+    read(*t, "sip", "max_message_size", config.maxMessageSize);
+    readDuration(*t, "sip", "tcp_idle_timeout", config.tcpIdleTimeout);
+    read(*t, "sip", "udp_receive_buffer", config.udpReceiveBuffer);
+    readDuration(*t, "sip", "t1_ms", config.t1);
+    readDuration(*t, "sip", "t2_ms", config.t2);
+    readDuration(*t, "sip", "t4_ms", config.t4);
+  }
+  if (const auto* t = section(root, "tls")) {
+    rejectUnknownKeys(*t, "tls", {"cert", "key", "ca_file"});
+    read(*t, "tls", "cert", config.tlsCert);
+    read(*t, "tls", "key", config.tlsKey);
+    read(*t, "tls", "ca_file", config.tlsCaFile);
+  }
+  if (const auto* t = section(root, "registrar")) {
+    rejectUnknownKeys(*t, "registrar",
+                      {"min_expires", "max_expires", "default_expires", "nonce_lifetime"});
+    read(*t, "registrar", "min_expires", config.minExpires);
+    read(*t, "registrar", "max_expires", config.maxExpires);
+    read(*t, "registrar", "default_expires", config.defaultExpires);
+    readDuration(*t, "registrar", "nonce_lifetime", config.nonceLifetime);
+  }
+}
+
+void validate(Config& config) {
+  if (config.domain.empty()) fail("server.domain", config.domain, "must not be empty");
+  for (char c : config.domain) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-'))
+      fail("server.domain", config.domain, "must be a host name (letters, digits, '.', '-')");
+  }
+  if (config.dataDir.empty()) fail("server.data_dir", config.dataDir, "must not be empty");
+  static const std::set<std::string_view> levels = {"trace", "debug", "info", "warn",
+                                                    "error", "critical", "off"};
+  if (!levels.count(config.logLevel))
+    fail("server.log_level", config.logLevel, "use trace, debug, info, warn, error, critical or off");
+
+  if (config.listen.empty()) {
+    config.listen.push_back(parseListen("sip.listen", "udp:0.0.0.0:5060"));
+    config.listen.push_back(parseListen("sip.listen", "tcp:0.0.0.0:5060"));
+  }
+  for (const auto& l : config.listen) {
+    if (l.transport == sip::Transport::Tls && (config.tlsCert.empty() || config.tlsKey.empty()))
+      fail("sip.listen", l.text, "a tls listener needs tls.cert and tls.key (--tls-cert, --tls-key)");
+  }
+  for (const auto& [key, file] : {std::pair{"tls.cert", &config.tlsCert},
+                                  std::pair{"tls.key", &config.tlsKey},
+                                  std::pair{"tls.ca_file", &config.tlsCaFile}}) {
+    if (!file->empty() && !std::filesystem::is_regular_file(*file))
+      fail(key, *file, "no such file");
+  }
+  if (!config.advertise.empty()) {
+    boost::system::error_code ec;
+    boost::asio::ip::make_address(config.advertise, ec);
+    if (ec) fail("sip.advertise", config.advertise, "must be an IP address");
+  }
+  if (config.maxMessageSize < 1024 || config.maxMessageSize > 16 * 1024 * 1024)
+    fail("sip.max_message_size", std::to_string(config.maxMessageSize), "must be 1024..16777216 bytes");
+  if (config.tcpIdleTimeout.count() < 1)
+    fail("sip.tcp_idle_timeout", std::to_string(config.tcpIdleTimeout.count()), "must be at least 1 second");
+  if (config.t1.count() < 1)
+    fail("sip.t1_ms", std::to_string(config.t1.count()), "must be at least 1 ms");
+  if (config.t2 < config.t1)
+    fail("sip.t2_ms", std::to_string(config.t2.count()), "must not be less than sip.t1_ms");
+  if (config.t4.count() < 1)
+    fail("sip.t4_ms", std::to_string(config.t4.count()), "must be at least 1 ms");
+  if (config.minExpires < 1)
+    fail("registrar.min_expires", std::to_string(config.minExpires), "must be at least 1 second");
+  if (config.maxExpires < config.minExpires)
+    fail("registrar.max_expires", std::to_string(config.maxExpires),
+         "must not be less than registrar.min_expires");
+  if (config.defaultExpires < config.minExpires || config.defaultExpires > config.maxExpires)
+    fail("registrar.default_expires", std::to_string(config.defaultExpires),
+         "must lie between registrar.min_expires and registrar.max_expires");
+  if (config.nonceLifetime.count() < 10)
+    fail("registrar.nonce_lifetime", std::to_string(config.nonceLifetime.count()),
+         "must be at least 10 seconds");
+}
+
+}  // namespace tandem::app

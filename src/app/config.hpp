@@ -1,0 +1,67 @@
+#pragma once
+// Tandem's configuration: one typed struct, read from a TOML file, overridden
+// by command-line flags, validated once at start-up. Every key is documented in
+// tandem.example.toml with its default.
+
+#include "core/endpoint.hpp"
+#include "sip/transport/flow.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace tandem::app {
+
+struct ListenSpec {
+  sip::Transport transport = sip::Transport::Udp;
+  core::Endpoint endpoint;
+  std::string text;  // as configured, for messages
+};
+
+struct Config {
+  // [server]
+  std::string domain = "localhost";
+  std::string dataDir = "./var";
+  std::string logLevel = "info";
+
+  // [sip]
+  std::vector<ListenSpec> listen;  // default: udp and tcp on 0.0.0.0:5060
+  std::string advertise;           // host/IP put in Via and Record-Route; default: listen address
+  std::size_t maxMessageSize = 65535;
+  std::chrono::seconds tcpIdleTimeout{300};
+  std::size_t udpReceiveBuffer = 4 * 1024 * 1024;
+  std::chrono::milliseconds t1{500}, t2{4000}, t4{5000};
+
+  // [tls]
+  std::string tlsCert, tlsKey, tlsCaFile;
+
+  // [registrar]
+  int minExpires = 60;
+  int maxExpires = 3600;
+  int defaultExpires = 3600;
+  std::chrono::seconds nonceLifetime{300};
+};
+
+// A configuration error: names the key, the value and why. main() prints it
+// and exits with status 2.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Parses "udp:HOST:PORT" (HOST may be an IPv6 literal in brackets). Throws
+// ConfigError naming `key`.
+ListenSpec parseListen(const std::string& key, const std::string& value);
+
+// Reads a TOML file into `config` (keys absent from the file keep their
+// values). Throws ConfigError for unreadable files, syntax errors, unknown keys,
+// wrong types and out-of-range values.
+void loadConfigFile(const std::string& path, Config& config);
+
+// Checks cross-key rules (TLS listener needs cert and key, expires ordering,
+// T1 < T2, ...). Fills defaults that depend on other keys (listen). Throws ConfigError.
+void validate(Config& config);
+
+}  // namespace tandem::app

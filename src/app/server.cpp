@@ -1,0 +1,127 @@
+#include "app/server.hpp"
+
+#include "core/asio_timer_service.hpp"
+#include "core/log.hpp"
+#include "proxy/proxy.hpp"
+#include "registrar/authenticator.hpp"
+#include "registrar/digest.hpp"
+#include "registrar/registrar.hpp"
+#include "sip/transaction/transaction_layer.hpp"
+#include "sip/transport/transport_layer.hpp"
+#include "store/sqlite_store.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <csignal>
+
+namespace tandem::app {
+namespace {
+
+// How often write-behind binding changes are committed to SQLite. A crash
+// loses at most this much registration state; clients re-register anyway.
+constexpr core::Millis kStoreFlushInterval{200};
+// How often expired bindings are swept out of memory and the store.
+constexpr core::Millis kPurgeInterval{10000};
+
+// The transports deliver to the transaction layer; connection closes also
+// concern the registrar. (Both exist before any socket is opened.)
+class Dispatch final : public sip::TransportListener {
+ public:
+  sip::TransactionLayer* transactions = nullptr;
+  registrar::Registrar* registrar = nullptr;
+
+  void onMessage(std::string data, const sip::Flow& from) override {
+    transactions->onMessage(std::move(data), from);
+  }
+  void onConnectionClosed(sip::ConnectionId id) override {
+    transactions->onConnectionClosed(id);
+    registrar->onConnectionClosed(id);
+  }
+  void onSendFailed(const sip::Flow& to) override { transactions->onSendFailed(to); }
+};
+
+// Re-arms itself every `interval` until the loop stops.
+void every(core::TimerService& timers, core::Millis interval, std::function<void()> fn) {
+  timers.schedule(interval, [&timers, interval, fn = std::move(fn)]() mutable {
+    fn();
+    every(timers, interval, std::move(fn));
+  });
+}
+
+}  // namespace
+
+int serve(const Config& config) {
+  auto log = core::logger("app");
+
+  std::string error;
+  auto db = store::SqliteStore::open(config.dataDir, error);
+  if (!db) {
+    log->critical("cannot open the store in '{}': {}", config.dataDir, error);
+    return 1;
+  }
+
+  boost::asio::io_context io(1);
+  core::AsioTimerService timers(io);
+
+  Dispatch dispatch;
+  sip::TransportOptions transportOptions;
+  transportOptions.maxMessageSize = config.maxMessageSize;
+  transportOptions.idleTimeout = config.tcpIdleTimeout;
+  transportOptions.udpReceiveBuffer = config.udpReceiveBuffer;
+  transportOptions.tlsCertFile = config.tlsCert;
+  transportOptions.tlsKeyFile = config.tlsKey;
+  transportOptions.tlsCaFile = config.tlsCaFile;
+  sip::TransportLayer transport(io, dispatch, transportOptions);
+
+  sip::TimerConfig timerConfig{config.t1, config.t2, config.t4};
+  sip::TransactionLayer transactions(timers, transport, timerConfig);
+
+  registrar::NonceManager nonces(registrar::randomSecret(), config.nonceLifetime);
+  registrar::Authenticator auth(config.domain, *db, nonces);
+  registrar::Registrar registrar(
+      {config.domain, config.minExpires, config.maxExpires, config.defaultExpires}, transactions,
+      auth, *db, {});
+  registrar.load();
+
+  proxy::Proxy proxy({config.domain}, transactions, transport, registrar, auth, *db, timers);
+  transactions.setUser(&proxy);
+  dispatch.transactions = &transactions;
+  dispatch.registrar = &registrar;
+
+  for (const auto& l : config.listen) {
+    if (auto err = transport.listen(l.transport, l.endpoint); !err.empty()) {
+      log->critical("cannot listen on {}: {}", l.text, err);
+      return 1;
+    }
+    if (!config.advertise.empty()) {
+      auto adv = *transport.advertised(l.transport);
+      adv.address = boost::asio::ip::make_address(config.advertise);
+      transport.setAdvertised(l.transport, adv);
+    }
+    log->info("SIP listening on {} (advertised as {})", l.text,
+              transport.advertised(l.transport)->toString());
+  }
+  log->info("serving domain {} with data in {}", config.domain, config.dataDir);
+
+  every(timers, kStoreFlushInterval, [&] { db->flush(); });
+  every(timers, kPurgeInterval, [&] { registrar.purgeExpired(); });
+
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    log->info("signal {}: shutting down", signal);
+    transport.shutdown();
+    io.stop();
+  });
+
+  io.run();
+
+  // Teardown in reverse order of construction; the store last, flushed.
+  transactions.setUser(nullptr);
+  if (!db->flush()) log->error("could not flush bindings to the store");
+  log->info("stopped");
+  return 0;
+}
+
+}  // namespace tandem::app

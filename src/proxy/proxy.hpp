@@ -1,0 +1,106 @@
+#pragma once
+// The stateful proxy core (RFC 3261 §16) and the transaction user of the
+// server: requests for the served domain go to the registrar (REGISTER) or to
+// every binding of the called user (parallel forking, best response per §16.7,
+// CANCEL of the other branches on a 2xx); Record-Route and loose routing keep
+// in-dialog requests on path; requests from local users are authenticated
+// (407); requests for other domains are refused (403) until federation exists.
+
+#include "core/timer_service.hpp"
+#include "registrar/location.hpp"
+#include "sip/transaction/transaction_layer.hpp"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace tandem::registrar {
+class Authenticator;
+class Registrar;
+}  // namespace tandem::registrar
+
+namespace tandem::proxy {
+
+struct ProxyConfig {
+  std::string domain;
+  // Timer C (§16.8): an INVITE branch with no final response after this long is
+  // cancelled. More than 3 minutes per the RFC.
+  std::chrono::milliseconds timerC{181000};
+};
+
+struct ProxyStats {
+  std::uint64_t requestsForwarded = 0;
+  std::uint64_t callsAnswered = 0;  // 2xx to INVITE forwarded upstream
+  std::uint64_t activeContexts = 0;
+};
+
+class Proxy final : public sip::TransactionUser, private sip::ClientTransactionUser {
+ public:
+  Proxy(ProxyConfig config, sip::TransactionLayer& transactions, sip::TransportSender& transport,
+        registrar::Registrar& registrar, registrar::Authenticator& auth,
+        registrar::UserStore& users, core::TimerService& timers);
+  ~Proxy() override;
+
+  // sip::TransactionUser
+  void onRequest(sip::TransactionId tx, std::unique_ptr<sip::Message> request,
+                 const sip::Flow& from) override;
+  void onCancel(sip::TransactionId inviteTx, const sip::Message& cancel) override;
+  void onStrayResponse(std::unique_ptr<sip::Message> response, const sip::Flow& from) override;
+  void onServerTransactionGone(sip::TransactionId tx) override;
+
+  ProxyStats stats() const;
+
+ private:
+  struct Branch;
+  struct Context;
+
+  // sip::ClientTransactionUser
+  void onResponse(sip::TransactionId tx, const sip::Message& response) override;
+  void onTimeout(sip::TransactionId tx) override;
+  void onTransportError(sip::TransactionId tx) override;
+
+  // Routing helpers.
+  bool isOurHost(const sip::Uri& uri) const;  // our domain or one of our addresses
+  bool isUs(const sip::Uri& uri) const;       // our address (Route / Record-Route check)
+  std::optional<sip::Flow> flowForUri(const sip::Uri& uri) const;
+  std::optional<sip::Flow> flowForBinding(const registrar::Binding& b) const;
+  std::string viaFor(sip::Transport t, const std::string& branch) const;
+  std::string recordRouteFor(sip::Transport t) const;
+
+  void reply(sip::TransactionId tx, const sip::Message& request, int status,
+             std::string_view reason = {});
+  void answerOptions(sip::TransactionId tx, const sip::Message& request);
+  void routeToLocalUser(sip::TransactionId tx, std::unique_ptr<sip::Message> request,
+                        const sip::Flow& from);
+  void forwardByRoute(sip::TransactionId tx, std::unique_ptr<sip::Message> request,
+                      const sip::Flow& from);
+  void forwardAck(std::unique_ptr<sip::Message> ack);
+
+  Context& newContext(sip::TransactionId tx, std::unique_ptr<sip::Message> request,
+                      const sip::Flow& from);
+  // Sends one branch of `ctx` to `target` (a URI) via `next` (the flow).
+  void addBranch(Context& ctx, const std::string& target, const sip::Flow& next,
+                 const std::vector<std::string>& extraRoutes);
+  void branchDone(Context& ctx, Branch& branch, std::unique_ptr<sip::Message> response);
+  void armTimerC(Context& ctx, Branch& branch);
+  void cancelBranch(Context& ctx, Branch& branch);
+  void cancelPending(Context& ctx, std::size_t except);
+  void sendBest(Context& ctx);
+  void maybeFinish(Context& ctx);
+  void forwardResponse(Context& ctx, const sip::Message& response);
+
+  ProxyConfig config_;
+  sip::TransactionLayer& transactions_;
+  sip::TransportSender& transport_;
+  registrar::Registrar& registrar_;
+  registrar::Authenticator& auth_;
+  registrar::UserStore& users_;
+  core::TimerService& timers_;
+  std::unordered_map<sip::TransactionId, std::unique_ptr<Context>> contexts_;  // by server tx
+  std::unordered_map<sip::TransactionId, Context*> byClient_;                 // by client tx
+  ProxyStats stats_;
+};
+
+}  // namespace tandem::proxy

@@ -1,0 +1,57 @@
+#include "registrar/authenticator.hpp"
+
+#include "core/log.hpp"
+#include "core/random.hpp"
+#include "registrar/digest.hpp"
+
+namespace tandem::registrar {
+
+Authenticator::Authenticator(std::string realm, UserStore& users, NonceManager& nonces)
+    : realm_(std::move(realm)), users_(users), nonces_(nonces) {}
+
+AuthResult Authenticator::check(const sip::Message& request, bool proxy) {
+  const auto headerId = proxy ? sip::HeaderId::ProxyAuthorization : sip::HeaderId::Authorization;
+  // Credentials cannot be split at commas (their parameters use them): take
+  // whole header lines, and only those for our realm (RFC 3261 §22.3).
+  std::optional<DigestCredentials> credentials;
+  for (const auto& h : request.headers()) {
+    if (h.id != headerId) continue;
+    auto parsed = parseCredentials(h.value);
+    if (parsed && parsed->realm == realm_) {
+      credentials = std::move(parsed);
+      break;
+    }
+  }
+  if (!credentials) return {AuthStatus::Challenge, {}, challenge(request, proxy, false)};
+
+  // The digest-uri must name the Request-URI (RFC 7616 §3.4.6), else a
+  // response captured for one request could be replayed for another.
+  const auto digestUri = sip::Uri::parse(credentials->uri);
+  bool uriMatches = credentials->uri == request.requestUriText() ||
+                    (digestUri && sip::uriEquivalent(*digestUri, request.requestUri()));
+
+  auto user = users_.findUser(credentials->username);
+  const UserRecord* record = (user && user->realm == realm_) ? &*user : nullptr;
+  const auto result = verifyDigest(nonces_, *credentials, request.methodText(), realm_, record);
+  if (result == DigestResult::Ok && uriMatches) {
+    return {AuthStatus::Ok, credentials->username, nullptr};
+  }
+  ++failures_;
+  core::logger("registrar")
+      ->info("authentication of '{}' failed for {} (Call-ID {}){}", credentials->username,
+             request.methodText(), request.callId(),
+             result == DigestResult::Stale ? ": stale nonce" : "");
+  return {AuthStatus::Challenge, {}, challenge(request, proxy, result == DigestResult::Stale)};
+}
+
+std::unique_ptr<sip::Message> Authenticator::challenge(const sip::Message& request, bool proxy,
+                                                       bool stale) {
+  auto response = sip::makeResponse(request, proxy ? 407 : 401, {}, core::randomToken(10));
+  const auto headerId = proxy ? sip::HeaderId::ProxyAuthenticate : sip::HeaderId::WwwAuthenticate;
+  for (auto& value : makeChallenges(nonces_, realm_, stale)) {
+    response->appendHeader(headerId, std::move(value));
+  }
+  return response;
+}
+
+}  // namespace tandem::registrar

@@ -1,0 +1,184 @@
+#pragma once
+// HTTP Digest authentication as SIP uses it (RFC 3261 §22.4), with the
+// algorithms of RFC 7616 (MD5, SHA-256) and RFC 8760 (SHA-256 for SIP), qop=auth
+// only, plus RFC 2069 compatibility (no qop). Independent of the SIP message
+// types: callers pass plain strings, so the Authenticator, the web API and the
+// tests share one implementation.
+//
+// Nonces are stateless: nonce = base64url(timestamp || salt || HMAC-SHA256(
+// secret, timestamp || salt || realm)[..16]), so any nonce this process issued
+// can be checked without remembering it. Only the nonce-count of nonces in use
+// is remembered, to reject replays (RFC 7616 §3.3, "nc").
+//
+// Thread-safety: none. One NonceManager per event loop (or a lock around it).
+
+#include "registrar/location.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace tandem::registrar {
+
+// How long a nonce is accepted. Long enough that a client registering every
+// few minutes rarely needs a second round trip; short enough that a captured
+// nonce is soon useless. A client holding an older nonce gets stale=true and
+// retries silently (RFC 7616 §3.3).
+inline constexpr std::chrono::seconds kDefaultNonceLifetime{300};
+// Most nonces whose nonce-count is remembered at once. Each entry costs about
+// 100 bytes, so this caps the table near 10 MB even under a challenge flood.
+inline constexpr std::size_t kMaxTrackedNonces = 100000;
+
+enum class DigestAlgorithm { Md5, Sha256 };
+
+// "MD5" or "SHA-256", as written in the algorithm parameter.
+std::string_view algorithmName(DigestAlgorithm alg);
+// The algorithm named by a credentials' algorithm parameter (case-insensitive).
+// An empty value means MD5 (RFC 7616 §3.4). The "-sess" variants are not
+// offered and give nullopt.
+std::optional<DigestAlgorithm> parseAlgorithm(std::string_view name);
+
+// Lower-case hex of H(data).
+std::string digestHex(DigestAlgorithm alg, std::string_view data);
+// HA1 = H(user ":" realm ":" password) in lower-case hex (RFC 7616 §3.4.2).
+std::string computeHa1(DigestAlgorithm alg, std::string_view user, std::string_view realm,
+                       std::string_view password);
+
+// The request-digest of RFC 7616 §3.4.1 in lower-case hex; an empty `qop`
+// selects the RFC 2069 form (nc and cnonce unused). What a client computes,
+// and what verifyDigest() compares against.
+std::string computeResponse(DigestAlgorithm alg, std::string_view ha1, std::string_view nonce,
+                            std::string_view nc, std::string_view cnonce, std::string_view qop,
+                            std::string_view method, std::string_view uri);
+
+// 32 bytes from the OpenSSL CSPRNG, for the nonce HMAC key. Aborts if the
+// generator fails (no safe way to continue).
+std::string randomSecret();
+
+enum class NonceStatus {
+  Valid,    // issued by us for this realm, within its lifetime
+  Stale,    // issued by us, but expired (or its count was replayed): re-challenge with stale=true
+  Invalid,  // not ours: malformed, truncated, forged or for another realm
+};
+
+class NonceManager {
+ public:
+  using NowSeconds = std::function<std::int64_t()>;
+
+  // `secret` keys the nonce HMAC (randomSecret(); nodes sharing a secret accept
+  // each other's nonces). `nowSeconds` returns seconds since the Unix epoch;
+  // empty means the system clock. Tests inject a fake clock.
+  explicit NonceManager(std::string secret, std::chrono::seconds lifetime = kDefaultNonceLifetime,
+                        NowSeconds nowSeconds = {});
+
+  // A fresh nonce bound to `realm` and to the current time.
+  std::string issue(std::string_view realm);
+  // Whether `nonce` is one of ours for `realm` and still fresh. A nonce from
+  // the future (the clock went back) is Stale.
+  NonceStatus check(std::string_view nonce, std::string_view realm) const;
+
+  // Records nonce-count `nc` for a nonce that check() found Valid and whose
+  // response was correct. Returns false when `nc` is not above the highest
+  // count seen for that nonce: a replay, or a request overtaken by a later one.
+  // Such a request gets a stale=true challenge (common practice; RFC 7616
+  // leaves the reaction open), so a client that merely reordered its requests
+  // retries with a fresh nonce instead of failing.
+  bool acceptCount(std::string_view nonce, std::uint32_t nc);
+
+  std::chrono::seconds lifetime() const { return lifetime_; }
+  std::size_t trackedNonces() const { return counts_.size(); }
+
+ private:
+  struct Count {
+    std::uint32_t highest = 0;
+    std::int64_t issued = 0;  // the nonce's timestamp
+  };
+
+  std::int64_t now() const;
+  std::string mac(std::string_view timestampAndSalt, std::string_view realm) const;
+  void expireCounts(std::int64_t now);
+
+  std::string secret_;
+  std::chrono::seconds lifetime_;
+  NowSeconds nowSeconds_;
+
+  // Nonce-count bookkeeping: by nonce, and the same keys in insertion order for
+  // expiry. When the table is full the oldest entry is dropped and its
+  // timestamp raises `forgottenUpTo_`: an untracked nonce issued at or before it
+  // may have been used already, so it is reported as a replay.
+  std::unordered_map<std::string, Count> counts_;
+  std::deque<std::string> order_;
+  std::int64_t forgottenUpTo_ = std::numeric_limits<std::int64_t>::min();
+};
+
+// Values for WWW-Authenticate / Proxy-Authenticate (RFC 7616 §3.3, RFC 8760 §2):
+// one challenge per algorithm sharing one nonce, MD5 first, then SHA-256,
+// because browser SIP stacks read only the first challenge and know only MD5.
+//   Digest realm="example.com", nonce="…", qop="auth", algorithm=MD5[, stale=true][, opaque="…"]
+std::vector<std::string> makeChallenges(NonceManager& nonces, std::string_view realm, bool stale,
+                                        std::string_view opaque = {});
+
+// The parameters of Authorization / Proxy-Authorization: Digest … (RFC 7616
+// §3.4, RFC 3261 §25.1), quoted-strings unescaped. Absent parameters are empty.
+struct DigestCredentials {
+  std::string username;
+  std::string realm;
+  std::string nonce;
+  std::string uri;
+  std::string response;
+  std::string algorithm;
+  std::string qop;
+  std::string nc;
+  std::string cnonce;
+  std::string opaque;
+};
+
+// Parses a credentials header value. nullopt when the scheme is not Digest or
+// the value is malformed (bad quoting, a parameter twice). Unknown parameters
+// are skipped (auth-param). Never throws.
+//   credentials     = "Digest" LWS digest-response
+//   digest-response = dig-resp *(COMMA dig-resp)
+//   dig-resp        = username / realm / nonce / digest-uri / dresponse
+//                     / algorithm / cnonce / opaque / message-qop
+//                     / nonce-count / auth-param
+std::optional<DigestCredentials> parseCredentials(std::string_view value);
+
+enum class DigestResult {
+  Ok,
+  // Correct response, but the nonce expired or its nonce-count was replayed:
+  // challenge again with stale=true.
+  Stale,
+  // Wrong password, unknown user, foreign or forged nonce, unsupported
+  // algorithm or qop, malformed nc: challenge again without stale. Deliberately
+  // one value, so that callers cannot reveal which users exist.
+  Rejected,
+};
+
+// Verifies `credentials` of a request with `method` against `user` (nullptr
+// for an unknown user: a dummy computation of the same cost runs, and the
+// result is Rejected, as for a wrong password). `realm` is the served realm;
+// credentials for another realm are rejected. The caller checks that
+// credentials.uri names the Request-URI (RFC 7616 §3.4.6) and that the
+// username is the one expected (RFC 3261 §22.4).
+//
+//   HA2      = H(method ":" uri)
+//   response = H(HA1 ":" nonce ":" nc ":" cnonce ":" qop ":" HA2)   qop=auth
+//   response = H(HA1 ":" nonce ":" HA2)                              no qop (RFC 2069)
+//
+// Without qop there is no nonce-count, so replays within the nonce lifetime
+// cannot be detected; old SIP phones still need this mode. The response is
+// compared in constant time (CRYPTO_memcmp). The nonce-count is recorded only
+// after the response was found correct, so a forger cannot burn a victim's
+// counts.
+DigestResult verifyDigest(NonceManager& nonces, const DigestCredentials& credentials,
+                          std::string_view method, std::string_view realm, const UserRecord* user);
+
+}  // namespace tandem::registrar

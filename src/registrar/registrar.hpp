@@ -1,0 +1,73 @@
+#pragma once
+// The registrar (RFC 3261 §10.3): REGISTER for the served domain, digest
+// authentication, Expires / Min-Expires, several contacts with q-values, "*"
+// unregistration, binding queries; RFC 5626 instance/reg-id replacement and
+// RFC 3327 Path are stored with the binding. Bindings live in memory (the
+// location service the proxy reads) and are written through to a BindingStore.
+
+#include "registrar/location.hpp"
+#include "sip/transaction/transaction_layer.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace tandem::registrar {
+
+class Authenticator;
+
+struct RegistrarConfig {
+  std::string domain;
+  int minExpires = 60;
+  int maxExpires = 3600;
+  int defaultExpires = 3600;
+};
+
+class Registrar {
+ public:
+  // `now` returns wall-clock seconds since the Unix epoch (bindings persist
+  // across restarts); injectable for tests.
+  Registrar(RegistrarConfig config, sip::TransactionLayer& transactions, Authenticator& auth,
+            BindingStore& store, std::function<std::int64_t()> now = {});
+
+  // (Re)loads persisted bindings, replacing what is in memory; drops expired ones.
+  void load();
+
+  // Handles a REGISTER whose Request-URI names the served domain; answers in `tx`.
+  void handleRegister(sip::TransactionId tx, const sip::Message& request, const sip::Flow& from);
+
+  // The live bindings of an AOR ("user@domain"), highest q first.
+  std::vector<const Binding*> lookup(std::string_view aor);
+  // The binding whose contact URI is `contact` (exact text), for reaching a UA
+  // through the flow it registered on.
+  const Binding* findByContact(std::string_view contact) const;
+
+  // A stream connection closed: its bindings can no longer use it.
+  void onConnectionClosed(sip::ConnectionId id);
+  // Drops expired bindings (called periodically).
+  void purgeExpired();
+
+  std::size_t bindingCount() const { return byContact_.size(); }
+  std::size_t aorCount() const { return bindings_.size(); }
+
+ private:
+  void reply(sip::TransactionId tx, const sip::Message& request, int status,
+             std::string_view reason = {});
+  void removeBinding(std::vector<Binding>& list, std::size_t index);
+
+  RegistrarConfig config_;
+  sip::TransactionLayer& transactions_;
+  Authenticator& auth_;
+  BindingStore& store_;
+  std::function<std::int64_t()> now_;
+  std::unordered_map<std::string, std::vector<Binding>> bindings_;  // by AOR
+  std::unordered_map<std::string, std::string> byContact_;         // contact -> AOR
+};
+
+// "user@domain" for a user of the served domain, with %XX escapes resolved.
+std::string makeAor(std::string_view user, std::string_view domain);
+
+}  // namespace tandem::registrar

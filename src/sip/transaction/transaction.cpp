@@ -1,0 +1,112 @@
+#include "sip/transaction/transaction.hpp"
+
+namespace tandem::sip {
+
+// ---- Transaction
+
+Transaction::Transaction(TransactionHost& host, TransactionId id, const Flow& flow)
+    : host_(host), id_(id), flow_(flow) {}
+
+Transaction::~Transaction() {
+  stopTimers();
+}
+
+Outcome Transaction::fire(TxTimer which) {
+  switch (which) {
+    case TxTimer::TimerA:
+    case TxTimer::TimerE:
+    case TxTimer::TimerG:
+      retransmitTimer_ = 0;
+      break;
+    default:
+      lifetimeTimer_ = 0;
+      break;
+  }
+  if (which == TxTimer::Failure) return Outcome::terminate(failureReport());
+  return onTimer(which);
+}
+
+Outcome Transaction::fail() {
+  enterTerminated();
+  stopTimers();
+  return Outcome::terminate(failureReport());
+}
+
+void Transaction::stopTimers() {
+  if (retransmitTimer_ != 0) host_.cancelTimer(retransmitTimer_);
+  if (lifetimeTimer_ != 0) host_.cancelTimer(lifetimeTimer_);
+  retransmitTimer_ = lifetimeTimer_ = 0;
+}
+
+void Transaction::startRetransmitTimer(TxTimer which, core::Millis delay) {
+  if (retransmitTimer_ != 0) host_.cancelTimer(retransmitTimer_);
+  retransmitTimer_ = host_.startTimer(delay, id_, which);
+}
+
+void Transaction::startLifetimeTimer(TxTimer which, core::Millis delay) {
+  if (lifetimeTimer_ != 0) host_.cancelTimer(lifetimeTimer_);
+  lifetimeTimer_ = host_.startTimer(delay, id_, which);
+}
+
+void Transaction::deferFailure() {
+  enterTerminated();
+  stopTimers();
+  startLifetimeTimer(TxTimer::Failure, core::Millis(0));
+}
+
+// ---- ClientTransaction
+
+ClientTransaction::ClientTransaction(TransactionHost& host, TransactionId id, const Flow& to,
+                                     std::unique_ptr<Message> request, const MatchKey& key,
+                                     ClientTransactionUser& user)
+    : Transaction(host, id, to), request_(std::move(request)), key_(key), user_(&user) {}
+
+bool ClientTransaction::sendRequest() {
+  bool ok;
+  if (reliable()) {
+    ok = sendOnce(request_->serialize());
+  } else {
+    bytes_ = request_->serialize();
+    ok = sendCopy(bytes_);
+  }
+  if (!ok) deferFailure();
+  return ok;
+}
+
+// ---- ServerTransaction
+
+ServerTransaction::ServerTransaction(TransactionHost& host, TransactionId id,
+                                     const Flow& responseFlow, const MatchKey& key)
+    : Transaction(host, id, responseFlow) {
+  // One allocation holds the key's text; the views below point into it, and
+  // the transaction lives on the heap and never moves.
+  keyStorage_.reserve(key.branch.size() + key.method.size() + key.sentByHost.size());
+  keyStorage_.append(key.branch).append(key.method).append(key.sentByHost);
+  const std::string_view s = keyStorage_;
+  key_.branch = s.substr(0, key.branch.size());
+  key_.method = s.substr(key.branch.size(), key.method.size());
+  key_.sentByHost = s.substr(key.branch.size() + key.method.size());
+  key_.sentByPort = key.sentByPort;
+}
+
+bool ServerTransaction::sendResponse(const Message& response, bool keep) {
+  bool ok;
+  if (keep && !reliable()) {
+    lastResponse_ = response.serialize();
+    ok = sendCopy(lastResponse_);
+  } else {
+    ok = sendOnce(response.serialize());
+  }
+  if (!ok) {
+    deferFailure();
+    return false;
+  }
+  if (response.status() >= 200) finalSent_ = true;
+  return true;
+}
+
+bool ServerTransaction::resendLast() {
+  return lastResponse_.empty() || sendCopy(lastResponse_);
+}
+
+}  // namespace tandem::sip

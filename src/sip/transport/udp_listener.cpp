@@ -1,0 +1,179 @@
+#include "sip/transport/udp_listener.hpp"
+
+#include "sip/transport/transport_tuning.hpp"
+
+#include <spdlog/logger.h>
+
+#include <cstdint>
+#include <cstring>
+
+namespace tandem::sip::detail {
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+namespace {
+
+// RFC 5626 §4.4.1 keep-alives and stray padding: datagrams with nothing but
+// CR, LF, SP or HTAB carry no message and get no answer.
+bool isBlank(const char* data, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const char c = data[i];
+    if (c != '\r' && c != '\n' && c != ' ' && c != '\t') return false;
+  }
+  return true;
+}
+
+// STUN keep-alives on UDP flows (RFC 5626 §4.4.2, §8.4): a Binding request on
+// the SIP port gets a Binding success response with XOR-MAPPED-ADDRESS, so the
+// UA learns its NAT binding and sees that the flow is alive. RFC 5389 §6:
+//
+//    0                   1                   2                   3
+//    0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//   |0 0|     STUN Message Type     |         Message Length        |
+//   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//   |                         Magic Cookie                          |
+//   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//   |                     Transaction ID (96 bits)                  |
+//   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//
+// XOR-MAPPED-ADDRESS (§15.2): 0x00, family (1: IPv4, 2: IPv6), port XOR the
+// cookie's high 16 bits, address XOR the cookie (IPv4) or cookie + transaction
+// ID (IPv6). Attributes of the request (FINGERPRINT, SOFTWARE) are ignored.
+constexpr std::size_t kStunHeader = 20;
+constexpr std::uint8_t kCookie[4] = {0x21, 0x12, 0xA4, 0x42};
+
+// SIP messages start with a letter; STUN with two zero bits (RFC 7983).
+bool looksLikeStun(const char* data, std::size_t n) {
+  return n > 0 && (static_cast<std::uint8_t>(data[0]) & 0xC0) == 0;
+}
+
+// The response to a Binding request, or 0 bytes if `request` is not one.
+std::size_t stunBindingResponse(const std::uint8_t* request, std::size_t n,
+                                const asio::ip::udp::endpoint& sender, std::uint8_t* out) {
+  if (n < kStunHeader || request[0] != 0x00 || request[1] != 0x01) return 0;
+  if (std::memcmp(request + 4, kCookie, 4) != 0) return 0;
+  if ((static_cast<std::size_t>(request[2]) << 8 | request[3]) != n - kStunHeader) return 0;
+
+  const bool v6 = sender.address().is_v6();
+  const std::size_t addressSize = v6 ? 16 : 4;
+  const std::size_t attributeSize = 4 + 4 + addressSize;
+  out[0] = 0x01;  // Binding success response
+  out[1] = 0x01;
+  out[2] = 0;
+  out[3] = static_cast<std::uint8_t>(attributeSize);
+  std::memcpy(out + 4, request + 4, 16);  // cookie and transaction ID
+  std::uint8_t* a = out + kStunHeader;
+  a[0] = 0x00;  // XOR-MAPPED-ADDRESS
+  a[1] = 0x20;
+  a[2] = 0;
+  a[3] = static_cast<std::uint8_t>(4 + addressSize);
+  a[4] = 0;
+  a[5] = v6 ? 0x02 : 0x01;
+  a[6] = static_cast<std::uint8_t>((sender.port() >> 8) ^ kCookie[0]);
+  a[7] = static_cast<std::uint8_t>((sender.port() & 0xFF) ^ kCookie[1]);
+  if (v6) {
+    const auto bytes = sender.address().to_v6().to_bytes();
+    for (std::size_t i = 0; i < 16; ++i)
+      a[8 + i] = bytes[i] ^ out[4 + i];
+  } else {
+    const auto bytes = sender.address().to_v4().to_bytes();
+    for (std::size_t i = 0; i < 4; ++i)
+      a[8 + i] = bytes[i] ^ kCookie[i];
+  }
+  return kStunHeader + attributeSize;
+}
+
+bool wouldBlock(const error_code& ec) {
+  return ec == asio::error::would_block || ec == asio::error::try_again;
+}
+
+}  // namespace
+
+UdpListener::UdpListener(asio::ip::udp::socket socket, TransportListener& listener,
+                         std::shared_ptr<spdlog::logger> log)
+    : socket_(std::move(socket)),
+      listener_(&listener),
+      log_(std::move(log)),
+      buffer_(std::make_unique<char[]>(tuning::kMaxDatagram)) {
+  error_code ignored;
+  const auto local = socket_.local_endpoint(ignored);
+  flow_.transport = Transport::Udp;
+  flow_.local = core::Endpoint{local.address(), local.port()};
+}
+
+void UdpListener::start() {
+  socket_.async_wait(asio::socket_base::wait_read,
+                     [self = shared_from_this()](const error_code& ec) { self->onReadable(ec); });
+}
+
+// Readiness, then up to kUdpReadBatch non-blocking reads into the one reused
+// buffer: one handler per burst instead of one per datagram.
+void UdpListener::onReadable(const error_code& ec) {
+  if (listener_ == nullptr || ec == asio::error::operation_aborted) return;
+  if (ec) log_->warn("UDP {}: wait failed: {}", flow_.local.toString(), ec.message());
+  for (int i = 0; i < tuning::kUdpReadBatch; ++i) {
+    asio::ip::udp::endpoint sender;
+    error_code rec;
+    const std::size_t n =
+        socket_.receive_from(asio::buffer(buffer_.get(), tuning::kMaxDatagram), sender, 0, rec);
+    if (wouldBlock(rec)) break;
+    if (rec) {
+      // E.g. ECONNREFUSED left by an ICMP error; the socket itself is fine.
+      log_->debug("UDP {}: receive failed: {}", flow_.local.toString(), rec.message());
+      break;
+    }
+    if (isBlank(buffer_.get(), n)) continue;
+    if (looksLikeStun(buffer_.get(), n)) {
+      answerStun(n, sender);
+      continue;
+    }
+    flow_.remote = core::Endpoint{sender.address(), sender.port()};
+    try {
+      listener_->onMessage(std::string(buffer_.get(), n), flow_);
+    } catch (const std::exception& e) {
+      // Must not unwind through Asio and stop the loop for everyone else.
+      log_->error("TransportListener::onMessage threw: {}", e.what());
+    }
+    if (listener_ == nullptr) return;  // the listener shut the layer down
+  }
+  start();
+}
+
+void UdpListener::answerStun(std::size_t n, const asio::ip::udp::endpoint& sender) {
+  std::uint8_t response[kStunHeader + 24];
+  const std::size_t size = stunBindingResponse(reinterpret_cast<const std::uint8_t*>(buffer_.get()),
+                                               n, sender, response);
+  if (size == 0) return;  // other STUN messages, or noise: dropped
+  error_code ignored;     // best effort, like the keep-alive itself
+  socket_.send_to(asio::buffer(response, size), sender, 0, ignored);
+}
+
+bool UdpListener::send(const core::Endpoint& to, std::string data) {
+  const asio::ip::udp::endpoint destination(to.address, to.port);
+  error_code ec;
+  socket_.send_to(asio::buffer(data), destination, 0, ec);
+  if (!ec) return true;
+  if (wouldBlock(ec)) {
+    // Rare (send buffer full): the only path that allocates per message.
+    auto pending = std::make_shared<std::string>(std::move(data));
+    socket_.async_send_to(
+        asio::buffer(*pending), destination,
+        [self = shared_from_this(), pending, to](const error_code& e, std::size_t) {
+          if (e && e != asio::error::operation_aborted) {
+            self->log_->debug("UDP send to {} failed: {}", to.toString(), e.message());
+          }
+        });
+    return true;
+  }
+  log_->debug("UDP send to {} failed: {}", to.toString(), ec.message());
+  return false;
+}
+
+void UdpListener::close() {
+  listener_ = nullptr;
+  error_code ignored;
+  socket_.close(ignored);
+}
+
+}  // namespace tandem::sip::detail

@@ -1,0 +1,118 @@
+#include "app/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+namespace tandem::app {
+namespace {
+
+std::string writeTemp(const std::string& text) {
+  static int counter = 0;
+  auto path = std::filesystem::temp_directory_path() /
+              ("tandem-config-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".toml");
+  std::ofstream(path) << text;
+  return path.string();
+}
+
+// The message of the ConfigError thrown by `fn`, or "" when none was thrown.
+template <typename Fn>
+std::string errorOf(Fn fn) {
+  try {
+    fn();
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return {};
+}
+
+TEST(ParseListen, AcceptsTransportsAndIpv6) {
+  auto udp = parseListen("k", "udp:0.0.0.0:5060");
+  EXPECT_EQ(udp.transport, sip::Transport::Udp);
+  EXPECT_EQ(udp.endpoint.port, 5060);
+  auto v6 = parseListen("k", "tls:[::1]:5061");
+  EXPECT_EQ(v6.transport, sip::Transport::Tls);
+  EXPECT_TRUE(v6.endpoint.address.is_v6());
+  EXPECT_EQ(v6.endpoint.port, 5061);
+}
+
+TEST(ParseListen, RejectsBadValuesNamingKeyAndValue) {
+  auto e = errorOf([] { parseListen("sip.listen", "sctp:0.0.0.0:5060"); });
+  EXPECT_NE(e.find("sip.listen"), std::string::npos);
+  EXPECT_NE(e.find("sctp:0.0.0.0:5060"), std::string::npos);
+  EXPECT_NE(e.find("unknown transport"), std::string::npos);
+  EXPECT_NE(errorOf([] { parseListen("k", "udp:nothost:5060"); }).find("not an IP address"), std::string::npos);
+  EXPECT_NE(errorOf([] { parseListen("k", "udp:1.2.3.4:70000"); }).find("port"), std::string::npos);
+  EXPECT_NE(errorOf([] { parseListen("k", "udp"); }).find("TRANSPORT:HOST:PORT"), std::string::npos);
+}
+
+TEST(Validate, FillsDefaultListeners) {
+  Config c;
+  validate(c);
+  ASSERT_EQ(c.listen.size(), 2u);
+  EXPECT_EQ(c.listen[0].transport, sip::Transport::Udp);
+  EXPECT_EQ(c.listen[1].transport, sip::Transport::Tcp);
+  EXPECT_EQ(c.listen[0].endpoint.port, 5060);
+}
+
+TEST(Validate, TlsListenerNeedsCertificate) {
+  Config c;
+  c.listen.push_back(parseListen("sip.listen", "tls:127.0.0.1:5061"));
+  auto e = errorOf([&] { validate(c); });
+  EXPECT_NE(e.find("tls.cert"), std::string::npos);
+}
+
+TEST(Validate, ExpiresOrderingIsChecked) {
+  Config c;
+  c.minExpires = 100;
+  c.maxExpires = 50;
+  EXPECT_NE(errorOf([&] { validate(c); }).find("registrar.max_expires"), std::string::npos);
+}
+
+TEST(Validate, DomainMustBeAHostName) {
+  Config c;
+  c.domain = "bad domain";
+  EXPECT_NE(errorOf([&] { validate(c); }).find("server.domain"), std::string::npos);
+}
+
+TEST(LoadConfigFile, ReadsEveryKind) {
+  Config c;
+  const auto path = writeTemp(R"(
+[server]
+domain = "example.com"
+log_level = "debug"
+[sip]
+listen = ["udp:127.0.0.1:5070"]
+t1_ms = 250
+[registrar]
+min_expires = 30
+)");
+  loadConfigFile(path, c);
+  validate(c);
+  EXPECT_EQ(c.domain, "example.com");
+  EXPECT_EQ(c.logLevel, "debug");
+  ASSERT_EQ(c.listen.size(), 1u);
+  EXPECT_EQ(c.listen[0].endpoint.port, 5070);
+  EXPECT_EQ(c.t1.count(), 250);
+  EXPECT_EQ(c.minExpires, 30);
+  std::filesystem::remove(path);
+}
+
+TEST(LoadConfigFile, UnknownKeyWrongTypeAndSyntaxErrorsAreNamed) {
+  Config c;
+  auto unknown = writeTemp("[sip]\nlisten_on = []\n");
+  EXPECT_NE(errorOf([&] { loadConfigFile(unknown, c); }).find("sip.listen_on"), std::string::npos);
+  auto wrongType = writeTemp("[registrar]\nmin_expires = \"soon\"\n");
+  auto e = errorOf([&] { loadConfigFile(wrongType, c); });
+  EXPECT_NE(e.find("registrar.min_expires"), std::string::npos);
+  EXPECT_NE(e.find("integer"), std::string::npos);
+  auto syntax = writeTemp("[server\n");
+  EXPECT_NE(errorOf([&] { loadConfigFile(syntax, c); }).find("line 1"), std::string::npos);
+  EXPECT_NE(errorOf([&] { loadConfigFile("/nonexistent/tandem.toml", c); }), "");
+  for (auto& p : {unknown, wrongType, syntax}) std::filesystem::remove(p);
+}
+
+}  // namespace
+}  // namespace tandem::app

@@ -1,0 +1,228 @@
+#include "registrar/registrar.hpp"
+
+#include "core/timer_service.hpp"
+#include "registrar/authenticator.hpp"
+#include "registrar/digest.hpp"
+#include "sip/transaction/transaction_layer.hpp"
+#include "support/sip_test_kit.hpp"
+
+#include <gtest/gtest.h>
+
+namespace tandem::registrar {
+namespace {
+
+using testkit::udpFrom;
+
+class RegistrarTest : public ::testing::Test {
+ protected:
+  RegistrarTest()
+      : nonces_("secret-for-tests", std::chrono::seconds(300), [this] { return now_; }),
+        auth_("example.test", store_, nonces_),
+        transactions_(timers_, sender_, {}),
+        registrar_({"example.test", 60, 3600, 3600}, transactions_, auth_, store_,
+                   [this] { return now_; }) {
+    store_.addUser("alice", "example.test", "secret");
+    transactions_.setUser(&tu_);
+    tu_.registrar = &registrar_;
+  }
+
+  // A transaction user that hands every REGISTER to the registrar.
+  struct Tu : sip::TransactionUser {
+    Registrar* registrar = nullptr;
+    void onRequest(sip::TransactionId tx, std::unique_ptr<sip::Message> req,
+                   const sip::Flow& from) override {
+      registrar->handleRegister(tx, *req, from);
+    }
+    void onCancel(sip::TransactionId, const sip::Message&) override {}
+    void onStrayResponse(std::unique_ptr<sip::Message>, const sip::Flow&) override {}
+    void onServerTransactionGone(sip::TransactionId) override {}
+  };
+
+  // Sends a REGISTER and returns the response Tandem sent back.
+  std::unique_ptr<sip::Message> send(const std::string& extraHeaders, int cseq,
+                                     const std::string& user = "alice") {
+    const auto text = fmt::format(
+        "REGISTER sip:example.test SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP 127.0.0.9:5070;branch=z9hG4bK-{}-{}\r\n"
+        "Max-Forwards: 70\r\n"
+        "From: <sip:{}@example.test>;tag=abc\r\n"
+        "To: <sip:{}@example.test>\r\n"
+        "Call-ID: reg-{}@127.0.0.9\r\n"
+        "CSeq: {} REGISTER\r\n"
+        "{}"
+        "Content-Length: 0\r\n\r\n",
+        user, cseq, user, user, user, cseq, extraHeaders);
+    const auto before = sender_.sent.size();
+    transactions_.onMessage(text, udpFrom("127.0.0.9", 5070));
+    EXPECT_EQ(sender_.sent.size(), before + 1) << "one response expected for\n" << text;
+    return sender_.last();
+  }
+
+  // Registers with credentials: the 401 first, then the authenticated retry.
+  std::unique_ptr<sip::Message> registerWith(const std::string& headers, int& cseq,
+                                             const std::string& user = "alice",
+                                             const std::string& password = "secret") {
+    auto challenge = send(headers, cseq++, user);
+    EXPECT_EQ(challenge->status(), 401);
+    const auto answer = testkit::digestAnswer(
+        std::string(challenge->first(sip::HeaderId::WwwAuthenticate)), user, password,
+        "REGISTER", "sip:example.test");
+    return send(headers + "Authorization: " + answer + "\r\n", cseq++, user);
+  }
+
+  std::int64_t now_ = 1'700'000'000;
+  core::FakeTimerService timers_;
+  testkit::RecordingSender sender_;
+  testkit::MemoryStore store_;
+  NonceManager nonces_;
+  Authenticator auth_;
+  sip::TransactionLayer transactions_;
+  Tu tu_;
+  Registrar registrar_;
+};
+
+TEST_F(RegistrarTest, ChallengesWithMd5FirstThenSha256) {
+  auto response = send("Contact: <sip:alice@127.0.0.9:5070>\r\n", 1);
+  ASSERT_EQ(response->status(), 401);
+  const auto challenges = [&] {
+    std::vector<std::string_view> v;
+    for (const auto& h : response->headers())
+      if (h.id == sip::HeaderId::WwwAuthenticate) v.push_back(h.value);
+    return v;
+  }();
+  ASSERT_EQ(challenges.size(), 2u);
+  EXPECT_NE(challenges[0].find("algorithm=MD5"), std::string_view::npos);
+  EXPECT_NE(challenges[1].find("algorithm=SHA-256"), std::string_view::npos);
+  EXPECT_NE(challenges[0].find("qop=\"auth\""), std::string_view::npos);
+  EXPECT_FALSE(response->to()->tag().empty());
+  EXPECT_EQ(registrar_.bindingCount(), 0u);
+}
+
+TEST_F(RegistrarTest, AuthenticatedRegisterBindsAndListsTheContact) {
+  int cseq = 1;
+  auto ok = registerWith("Contact: <sip:alice@127.0.0.9:5070>\r\nExpires: 600\r\n", cseq);
+  ASSERT_EQ(ok->status(), 200);
+  const auto contacts = ok->values(sip::HeaderId::Contact);
+  ASSERT_EQ(contacts.size(), 1u);
+  EXPECT_EQ(contacts[0], "<sip:alice@127.0.0.9:5070>;expires=600");
+  auto found = registrar_.lookup("alice@example.test");
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0]->contact, "sip:alice@127.0.0.9:5070");
+  EXPECT_EQ(found[0]->received, "udp:127.0.0.9:5070");
+  EXPECT_EQ(store_.bindings.size(), 1u);  // written through to the store
+}
+
+TEST_F(RegistrarTest, WrongPasswordAndUnknownUserGetTheSameChallenge) {
+  int cseq = 1;
+  auto wrong = registerWith("Contact: <sip:alice@127.0.0.9>\r\n", cseq, "alice", "nope");
+  auto unknown = registerWith("Contact: <sip:mallory@127.0.0.9>\r\n", cseq, "mallory", "x");
+  EXPECT_EQ(wrong->status(), 401);
+  EXPECT_EQ(unknown->status(), 401);
+  EXPECT_EQ(wrong->reason(), unknown->reason());
+  EXPECT_EQ(wrong->values(sip::HeaderId::WwwAuthenticate).size(),
+            unknown->values(sip::HeaderId::WwwAuthenticate).size());
+  EXPECT_EQ(registrar_.bindingCount(), 0u);
+  EXPECT_EQ(auth_.failures(), 2u);
+}
+
+TEST_F(RegistrarTest, TooShortExpiresGets423WithMinExpires) {
+  int cseq = 1;
+  auto response = registerWith("Contact: <sip:alice@127.0.0.9>;expires=10\r\n", cseq);
+  ASSERT_EQ(response->status(), 423);
+  EXPECT_EQ(response->first(sip::HeaderId::MinExpires), "60");
+  EXPECT_EQ(registrar_.bindingCount(), 0u);
+}
+
+TEST_F(RegistrarTest, LongExpiresIsCutToTheMaximum) {
+  int cseq = 1;
+  auto response = registerWith("Contact: <sip:alice@127.0.0.9>\r\nExpires: 999999\r\n", cseq);
+  ASSERT_EQ(response->status(), 200);
+  EXPECT_EQ(response->values(sip::HeaderId::Contact)[0], "<sip:alice@127.0.0.9>;expires=3600");
+}
+
+TEST_F(RegistrarTest, SeveralContactsAreOrderedByQ) {
+  int cseq = 1;
+  auto response = registerWith(
+      "Contact: <sip:alice@127.0.0.9:1>;q=0.1, <sip:alice@127.0.0.9:2>;q=0.9\r\n"
+      "Contact: <sip:alice@127.0.0.9:3>\r\n",
+      cseq);
+  ASSERT_EQ(response->status(), 200);
+  EXPECT_EQ(response->values(sip::HeaderId::Contact).size(), 3u);
+  auto found = registrar_.lookup("alice@example.test");
+  ASSERT_EQ(found.size(), 3u);
+  EXPECT_EQ(found[0]->contact, "sip:alice@127.0.0.9:3");  // q absent = 1.0
+  EXPECT_EQ(found[1]->contact, "sip:alice@127.0.0.9:2");
+  EXPECT_EQ(found[2]->contact, "sip:alice@127.0.0.9:1");
+}
+
+TEST_F(RegistrarTest, QueryWithoutContactListsBindings) {
+  int cseq = 1;
+  ASSERT_EQ(registerWith("Contact: <sip:alice@127.0.0.9>\r\n", cseq)->status(), 200);
+  auto query = registerWith("", cseq);
+  ASSERT_EQ(query->status(), 200);
+  EXPECT_EQ(query->values(sip::HeaderId::Contact).size(), 1u);
+  EXPECT_EQ(registrar_.bindingCount(), 1u);
+}
+
+TEST_F(RegistrarTest, StarWithExpiresZeroRemovesAll) {
+  int cseq = 1;
+  ASSERT_EQ(registerWith("Contact: <sip:alice@127.0.0.9:1>, <sip:alice@127.0.0.9:2>\r\n", cseq)
+                ->status(),
+            200);
+  EXPECT_EQ(registrar_.bindingCount(), 2u);
+  auto bad = registerWith("Contact: *\r\n", cseq);
+  EXPECT_EQ(bad->status(), 400);  // '*' needs Expires: 0
+  auto removed = registerWith("Contact: *\r\nExpires: 0\r\n", cseq);
+  ASSERT_EQ(removed->status(), 200);
+  EXPECT_FALSE(removed->has(sip::HeaderId::Contact));
+  EXPECT_EQ(registrar_.bindingCount(), 0u);
+  EXPECT_TRUE(store_.bindings.empty());
+}
+
+TEST_F(RegistrarTest, ExpiredBindingsAreNotReturnedAndArePurged) {
+  int cseq = 1;
+  ASSERT_EQ(registerWith("Contact: <sip:alice@127.0.0.9>;expires=60\r\n", cseq)->status(), 200);
+  now_ += 61;
+  EXPECT_TRUE(registrar_.lookup("alice@example.test").empty());
+  registrar_.purgeExpired();
+  EXPECT_EQ(registrar_.bindingCount(), 0u);
+  EXPECT_TRUE(store_.bindings.empty());
+}
+
+TEST_F(RegistrarTest, BindingsSurviveARestartThroughTheStore) {
+  int cseq = 1;
+  ASSERT_EQ(registerWith("Contact: <sip:alice@127.0.0.9>\r\n", cseq)->status(), 200);
+  Registrar again({"example.test", 60, 3600, 3600}, transactions_, auth_, store_,
+                  [this] { return now_; });
+  again.load();
+  ASSERT_EQ(again.lookup("alice@example.test").size(), 1u);
+}
+
+TEST_F(RegistrarTest, RegisteringSomeoneElsesAorIsForbidden) {
+  store_.addUser("bob", "example.test", "bobpw");
+  int cseq = 1;
+  // alice authenticates but the To names bob.
+  auto challenge = send("Contact: <sip:x@127.0.0.9>\r\n", cseq++, "bob");
+  const auto answer = testkit::digestAnswer(
+      std::string(challenge->first(sip::HeaderId::WwwAuthenticate)), "alice", "secret",
+      "REGISTER", "sip:example.test");
+  auto response = send("Contact: <sip:x@127.0.0.9>\r\nAuthorization: " + answer + "\r\n", cseq++, "bob");
+  EXPECT_EQ(response->status(), 403);
+  EXPECT_EQ(registrar_.bindingCount(), 0u);
+}
+
+TEST_F(RegistrarTest, ReplayedNonceCountIsRejected) {
+  int cseq = 1;
+  auto challenge = send("Contact: <sip:alice@127.0.0.9>\r\n", cseq++);
+  const auto answer = testkit::digestAnswer(
+      std::string(challenge->first(sip::HeaderId::WwwAuthenticate)), "alice", "secret",
+      "REGISTER", "sip:example.test");
+  const auto headers = "Contact: <sip:alice@127.0.0.9>\r\nAuthorization: " + answer + "\r\n";
+  EXPECT_EQ(send(headers, cseq++)->status(), 200);
+  auto replay = send(headers, cseq++);
+  EXPECT_EQ(replay->status(), 401);
+  EXPECT_NE(replay->first(sip::HeaderId::WwwAuthenticate).find("stale=true"), std::string_view::npos);
+}
+
+}  // namespace
+}  // namespace tandem::registrar

@@ -1,0 +1,112 @@
+#pragma once
+// Helpers for the real-socket transport tests: a listener that records what it
+// gets, and loops that run the io_context until something happened.
+
+#include "sip/transport/transport_layer.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace tandem::sip::test {
+
+using namespace std::chrono_literals;
+
+struct Recorder : TransportListener {
+  struct Message {
+    std::string data;
+    Flow from;
+  };
+  std::vector<Message> messages;
+  std::vector<ConnectionId> closed;
+  std::vector<Flow> failed;
+  std::function<void(const std::string&, const Flow&)> reply;  // optional
+
+  void onMessage(std::string data, const Flow& from) override {
+    messages.push_back({std::move(data), from});
+    if (reply) reply(messages.back().data, from);
+  }
+  void onConnectionClosed(ConnectionId id) override { closed.push_back(id); }
+  void onSendFailed(const Flow& to) override { failed.push_back(to); }
+};
+
+inline core::Endpoint loopback(std::uint16_t port = 0) {
+  return {boost::asio::ip::make_address("127.0.0.1"), port};
+}
+
+// Runs `io` until `done` holds; false after `timeout`.
+inline bool runUntil(boost::asio::io_context& io, const std::function<bool()>& done,
+                     std::chrono::milliseconds timeout = 5000ms) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    io.restart();
+    io.run_for(2ms);
+  }
+  return true;
+}
+
+inline void runFor(boost::asio::io_context& io, std::chrono::milliseconds d) {
+  runUntil(
+      io, [] { return false; }, d);
+}
+
+// A blocking TCP client; reads poll so that the server's loop keeps running.
+class TcpClient {
+ public:
+  explicit TcpClient(std::uint16_t port) : socket_(io_) {
+    socket_.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+    socket_.non_blocking(true);
+  }
+  void write(std::string_view data) {
+    std::size_t done = 0;
+    while (done < data.size()) {
+      boost::system::error_code ec;
+      done += socket_.write_some(boost::asio::buffer(data.substr(done)), ec);
+      if (ec && ec != boost::asio::error::would_block) throw boost::system::system_error(ec);
+    }
+  }
+  // Reads until `want` bytes arrived, the peer closed, or timeout.
+  std::string read(boost::asio::io_context& server, std::size_t want,
+                   std::chrono::milliseconds timeout = 3000ms) {
+    std::string got;
+    runUntil(
+        server, [&] { return poll(got) || got.size() >= want; }, timeout);
+    return got;
+  }
+  // True once the server closed the connection.
+  bool waitClosed(boost::asio::io_context& server, std::chrono::milliseconds timeout = 3000ms) {
+    std::string ignored;
+    return runUntil(
+        server, [&] { return poll(ignored); }, timeout);
+  }
+  boost::asio::ip::tcp::endpoint local() const { return socket_.local_endpoint(); }
+
+ private:
+  // Appends what is readable; true on end of stream.
+  bool poll(std::string& into) {
+    char buf[4096];
+    boost::system::error_code ec;
+    const std::size_t n = socket_.read_some(boost::asio::buffer(buf), ec);
+    if (ec == boost::asio::error::would_block) return false;
+    if (ec) return true;
+    into.append(buf, n);
+    return false;
+  }
+
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::socket socket_;
+};
+
+inline std::string sipMessage(std::string_view first, std::string_view body = "") {
+  return std::string(first) +
+         "\r\nVia: SIP/2.0/TCP 127.0.0.1:5999;branch=z9hG4bKtest\r\nCall-ID: abc\r\n"
+         "Content-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
+}
+
+}  // namespace tandem::sip::test
