@@ -6,8 +6,8 @@
 #include "registrar/digest.hpp"
 #include "store/sqlite_store.hpp"
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <iostream>
 
@@ -25,8 +25,10 @@ struct CommonOptions {
 void addCommonOptions(CLI::App& cmd, CommonOptions& o) {
   cmd.add_option("--config", o.configFile, "TOML configuration file (see tandem.example.toml)");
   cmd.add_option("--domain", o.domain, "SIP domain served (server.domain)");
-  cmd.add_option("--data-dir", o.dataDir, "directory of the SQLite store (server.data_dir, default ./var)");
-  cmd.add_option("--log-level", o.logLevel, "trace, debug, info, warn, error, critical or off (server.log_level)");
+  cmd.add_option("--data-dir", o.dataDir,
+                 "directory of the SQLite store (server.data_dir, default ./var)");
+  cmd.add_option("--log-level", o.logLevel,
+                 "trace, debug, info, warn, error, critical or off (server.log_level)");
 }
 
 // Defaults, then the file, then the flags; validated.
@@ -39,7 +41,8 @@ Config buildConfig(const CommonOptions& o, const std::vector<std::string>& liste
   if (!o.logLevel.empty()) config.logLevel = o.logLevel;
   if (!listen.empty()) {
     config.listen.clear();
-    for (const auto& l : listen) config.listen.push_back(parseListen("--sip-listen", l));
+    for (const auto& l : listen)
+      config.listen.push_back(parseListen("--sip-listen", l));
   }
   if (!tlsCert.empty()) config.tlsCert = tlsCert;
   if (!tlsKey.empty()) config.tlsKey = tlsKey;
@@ -50,7 +53,9 @@ Config buildConfig(const CommonOptions& o, const std::vector<std::string>& liste
 std::unique_ptr<store::SqliteStore> openStore(const Config& config) {
   std::string error;
   auto db = store::SqliteStore::open(config.dataDir, error);
-  if (!db) throw ConfigError(fmt::format("configuration key 'server.data_dir' = '{}': {}", config.dataDir, error));
+  if (!db)
+    throw ConfigError(
+        fmt::format("configuration key 'server.data_dir' = '{}': {}", config.dataDir, error));
   return db;
 }
 
@@ -77,7 +82,8 @@ int runCommandLine(int argc, char** argv) {
   auto* addCmd = userCmd->add_subcommand("add", "create a user or change their password");
   addCommonOptions(*addCmd, common);
   addCmd->add_option("NAME", userName, "user name (the user part of user@domain)")->required();
-  addCmd->add_option("--password", password, "password (only its digest hashes are stored)")->required();
+  addCmd->add_option("--password", password, "password (only its digest hashes are stored)")
+      ->required();
   auto* delCmd = userCmd->add_subcommand("del", "delete a user");
   addCommonOptions(*delCmd, common);
   delCmd->add_option("NAME", userName, "user name")->required();
@@ -100,12 +106,15 @@ int runCommandLine(int argc, char** argv) {
     if (addCmd->parsed()) {
       for (char c : userName) {
         if (std::iscntrl(static_cast<unsigned char>(c)) || c == '@' || c == ':' || c == ' ')
-          throw ConfigError(fmt::format("user name '{}': must not contain spaces, '@', ':' or control characters", userName));
+          throw ConfigError(fmt::format(
+              "user name '{}': must not contain spaces, '@', ':' or control characters", userName));
       }
       if (userName.empty()) throw ConfigError("user name must not be empty");
-      registrar::UserRecord user{userName, config.domain,
-                                 registrar::computeHa1(registrar::DigestAlgorithm::Md5, userName, config.domain, password),
-                                 registrar::computeHa1(registrar::DigestAlgorithm::Sha256, userName, config.domain, password)};
+      registrar::UserRecord user{
+          userName, config.domain,
+          registrar::computeHa1(registrar::DigestAlgorithm::Md5, userName, config.domain, password),
+          registrar::computeHa1(registrar::DigestAlgorithm::Sha256, userName, config.domain,
+                                password)};
       if (!db->putUser(user)) {
         std::cerr << "tandem: could not store user '" << userName << "'\n";
         return 1;
@@ -122,7 +131,8 @@ int runCommandLine(int argc, char** argv) {
       return 0;
     }
     if (listCmd->parsed()) {
-      for (const auto& u : db->listUsers()) std::cout << u.name << "@" << u.realm << "\n";
+      for (const auto& u : db->listUsers())
+        std::cout << u.name << "@" << u.realm << "\n";
       return 0;
     }
   } catch (const ConfigError& e) {

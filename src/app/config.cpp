@@ -1,13 +1,13 @@
 #include "app/config.hpp"
 
-#include <boost/asio/ip/address.hpp>
 #include <fmt/format.h>
 #include <toml++/toml.h>
+#include <boost/asio/ip/address.hpp>
 
 #include <charconv>
-#include <sstream>
 #include <filesystem>
 #include <set>
+#include <sstream>
 
 namespace tandem::app {
 namespace {
@@ -66,7 +66,8 @@ void rejectUnknownKeys(const toml::table& table, std::string_view section,
 const toml::table* section(const toml::table& root, std::string_view name) {
   const auto* node = root.get(name);
   if (!node) return nullptr;
-  if (!node->is_table()) fail(name, valueText(*node), "expected a table [" + std::string(name) + "]");
+  if (!node->is_table())
+    fail(name, valueText(*node), "expected a table [" + std::string(name) + "]");
   return node->as_table();
 }
 
@@ -76,7 +77,8 @@ ListenSpec parseListen(const std::string& key, const std::string& value) {
   ListenSpec spec;
   spec.text = value;
   const auto colon = value.find(':');
-  if (colon == std::string::npos) fail(key, value, "expected TRANSPORT:HOST:PORT, e.g. udp:0.0.0.0:5060");
+  if (colon == std::string::npos)
+    fail(key, value, "expected TRANSPORT:HOST:PORT, e.g. udp:0.0.0.0:5060");
   const auto transportText = value.substr(0, colon);
   const auto transport = sip::transportFromName(transportText);
   if (!transport || (*transport != sip::Transport::Udp && *transport != sip::Transport::Tcp &&
@@ -89,7 +91,8 @@ ListenSpec parseListen(const std::string& key, const std::string& value) {
   if (portColon == std::string::npos) fail(key, value, "missing ':PORT'");
   auto host = rest.substr(0, portColon);
   const auto portText = rest.substr(portColon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   boost::system::error_code ec;
   spec.endpoint.address = boost::asio::ip::make_address(host, ec);
   if (ec) fail(key, value, fmt::format("'{}' is not an IP address", host));
@@ -107,8 +110,8 @@ void loadConfigFile(const std::string& path, Config& config) {
     root = toml::parse_file(path);
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
-    throw ConfigError(fmt::format("configuration file '{}' line {} column {}: {}", path,
-                                  where.line, where.column, e.description()));
+    throw ConfigError(fmt::format("configuration file '{}' line {} column {}: {}", path, where.line,
+                                  where.column, e.description()));
   }
   rejectUnknownKeys(root, "", {"server", "sip", "tls", "registrar"});
 
@@ -163,10 +166,11 @@ void validate(Config& config) {
       fail("server.domain", config.domain, "must be a host name (letters, digits, '.', '-')");
   }
   if (config.dataDir.empty()) fail("server.data_dir", config.dataDir, "must not be empty");
-  static const std::set<std::string_view> levels = {"trace", "debug", "info", "warn",
+  static const std::set<std::string_view> levels = {"trace", "debug",    "info", "warn",
                                                     "error", "critical", "off"};
   if (!levels.count(config.logLevel))
-    fail("server.log_level", config.logLevel, "use trace, debug, info, warn, error, critical or off");
+    fail("server.log_level", config.logLevel,
+         "use trace, debug, info, warn, error, critical or off");
 
   if (config.listen.empty()) {
     config.listen.push_back(parseListen("sip.listen", "udp:0.0.0.0:5060"));
@@ -174,11 +178,12 @@ void validate(Config& config) {
   }
   for (const auto& l : config.listen) {
     if (l.transport == sip::Transport::Tls && (config.tlsCert.empty() || config.tlsKey.empty()))
-      fail("sip.listen", l.text, "a tls listener needs tls.cert and tls.key (--tls-cert, --tls-key)");
+      fail("sip.listen", l.text,
+           "a tls listener needs tls.cert and tls.key (--tls-cert, --tls-key)");
   }
-  for (const auto& [key, file] : {std::pair{"tls.cert", &config.tlsCert},
-                                  std::pair{"tls.key", &config.tlsKey},
-                                  std::pair{"tls.ca_file", &config.tlsCaFile}}) {
+  for (const auto& [key, file] :
+       {std::pair{"tls.cert", &config.tlsCert}, std::pair{"tls.key", &config.tlsKey},
+        std::pair{"tls.ca_file", &config.tlsCaFile}}) {
     if (!file->empty() && !std::filesystem::is_regular_file(*file))
       fail(key, *file, "no such file");
   }
@@ -188,9 +193,11 @@ void validate(Config& config) {
     if (ec) fail("sip.advertise", config.advertise, "must be an IP address");
   }
   if (config.maxMessageSize < 1024 || config.maxMessageSize > 16 * 1024 * 1024)
-    fail("sip.max_message_size", std::to_string(config.maxMessageSize), "must be 1024..16777216 bytes");
+    fail("sip.max_message_size", std::to_string(config.maxMessageSize),
+         "must be 1024..16777216 bytes");
   if (config.tcpIdleTimeout.count() < 1)
-    fail("sip.tcp_idle_timeout", std::to_string(config.tcpIdleTimeout.count()), "must be at least 1 second");
+    fail("sip.tcp_idle_timeout", std::to_string(config.tcpIdleTimeout.count()),
+         "must be at least 1 second");
   if (config.t1.count() < 1)
     fail("sip.t1_ms", std::to_string(config.t1.count()), "must be at least 1 ms");
   if (config.t2 < config.t1)

@@ -1,3 +1,5 @@
 #include "app/commands.hpp"
 
-int main(int argc, char** argv) { return tandem::app::runCommandLine(argc, argv); }
+int main(int argc, char** argv) {
+  return tandem::app::runCommandLine(argc, argv);
+}

@@ -76,6 +76,7 @@ int serve(const Config& config) {
 
   sip::TimerConfig timerConfig{config.t1, config.t2, config.t4};
   sip::TransactionLayer transactions(timers, transport, timerConfig);
+  transactions.setMaxMessageSize(config.maxMessageSize);
 
   registrar::NonceManager nonces(registrar::randomSecret(), config.nonceLifetime);
   registrar::Authenticator auth(config.domain, *db, nonces);

@@ -13,7 +13,9 @@ struct AsioTimerService::Impl {
 AsioTimerService::AsioTimerService(boost::asio::io_context& io)
     : impl_(std::make_unique<Impl>(io)) {}
 
-AsioTimerService::~AsioTimerService() { impl_->timer.cancel(); }
+AsioTimerService::~AsioTimerService() {
+  impl_->timer.cancel();
+}
 
 TimerService::TimerId AsioTimerService::schedule(Millis delay, Callback cb) {
   const auto id = queue_.add(Clock::now() + delay, std::move(cb));

@@ -7,6 +7,8 @@ std::string Endpoint::hostForUri() const {
   return address.to_string();
 }
 
-std::string Endpoint::toString() const { return hostForUri() + ":" + std::to_string(port); }
+std::string Endpoint::toString() const {
+  return hostForUri() + ":" + std::to_string(port);
+}
 
 }  // namespace tandem::core

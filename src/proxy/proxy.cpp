@@ -5,8 +5,8 @@
 #include "registrar/authenticator.hpp"
 #include "registrar/registrar.hpp"
 
-#include <boost/asio/ip/address.hpp>
 #include <fmt/format.h>
+#include <boost/asio/ip/address.hpp>
 
 #include <algorithm>
 
@@ -14,7 +14,9 @@ namespace tandem::proxy {
 namespace {
 
 constexpr int kDefaultMaxForwards = 70;
-constexpr std::string_view kAllow = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, PRACK, MESSAGE, SUBSCRIBE, NOTIFY, REFER";
+constexpr std::string_view kAllow =
+    "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, PRACK, MESSAGE, SUBSCRIBE, NOTIFY, "
+    "REFER";
 
 std::optional<boost::asio::ip::address> ipLiteral(std::string_view host) {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
@@ -148,7 +150,8 @@ std::optional<sip::Flow> Proxy::flowForBinding(const registrar::Binding& b) cons
         sip::Flow f;
         f.transport = *transport;
         f.remote.address = *address;
-        f.remote.port = static_cast<std::uint16_t>(std::atoi(std::string(rest.substr(portColon + 1)).c_str()));
+        f.remote.port =
+            static_cast<std::uint16_t>(std::atoi(std::string(rest.substr(portColon + 1)).c_str()));
         f.connection = b.connection;
         viaSource = f;
       }
@@ -223,7 +226,8 @@ void Proxy::onRequest(sip::TransactionId tx, std::unique_ptr<sip::Message> reque
       // Rebuild the Route set without its last element.
       std::vector<std::string> keep(routes.begin(), routes.end() - 1);
       req.removeAll(sip::HeaderId::Route);
-      for (auto& r : keep) req.appendHeader(sip::HeaderId::Route, std::move(r));
+      for (auto& r : keep)
+        req.appendHeader(sip::HeaderId::Route, std::move(r));
       req.setRequestUri(std::move(target));
     }
   }
@@ -310,7 +314,8 @@ void Proxy::routeToLocalUser(sip::TransactionId tx, std::unique_ptr<sip::Message
     if (!flow) continue;
     Target t{b->contact, *flow, {}};
     if (!b->path.empty()) {
-      for (auto p : sip::splitCommaList(b->path)) t.path.emplace_back(p);
+      for (auto p : sip::splitCommaList(b->path))
+        t.path.emplace_back(p);
     }
     targets.push_back(std::move(t));
   }
@@ -319,7 +324,8 @@ void Proxy::routeToLocalUser(sip::TransactionId tx, std::unique_ptr<sip::Message
     contexts_.erase(tx);
     return;
   }
-  for (const auto& t : targets) addBranch(ctx, t.contact, t.flow, t.path);
+  for (const auto& t : targets)
+    addBranch(ctx, t.contact, t.flow, t.path);
   maybeFinish(ctx);
 }
 
@@ -360,7 +366,8 @@ void Proxy::forwardAck(std::unique_ptr<sip::Message> ack) {
   // Stateless forwarding needs a branch that is the same for retransmissions
   // (§16.11): derive it from the upstream branch.
   const auto via = ack->topVia();
-  const auto branch = fmt::format("z9hG4bK{:x}", std::hash<std::string_view>{}(via ? via->branch() : ack->callId()));
+  const auto branch = fmt::format(
+      "z9hG4bK{:x}", std::hash<std::string_view>{}(via ? via->branch() : ack->callId()));
   ack->prependHeader(sip::HeaderId::Via, viaFor(next->transport, branch));
   transactions_.sendStateless(*ack, *next);
 }
@@ -408,7 +415,9 @@ void Proxy::addBranch(Context& ctx, const std::string& target, const sip::Flow& 
   if (clientTx == 0) {
     ctx.branches[index].done = true;
     ctx.branches[index].status = 503;
-    if (!ctx.best) ctx.best = sip::makeResponse(*ctx.request, 503, "Service Unavailable (transport error)", core::randomToken(10));
+    if (!ctx.best)
+      ctx.best = sip::makeResponse(*ctx.request, 503, "Service Unavailable (transport error)",
+                                   core::randomToken(10));
     return;
   }
   ctx.branches[index].tx = clientTx;
@@ -451,7 +460,8 @@ void Proxy::cancelBranch(Context& ctx, Branch& branch) {
   text += fmt::format("From: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {} CANCEL\r\n",
                       sent->first(sip::HeaderId::From), sent->first(sip::HeaderId::To),
                       sent->callId(), sent->cseq() ? sent->cseq()->number : 0);
-  for (auto r : sent->values(sip::HeaderId::Route)) text += fmt::format("Route: {}\r\n", r);
+  for (auto r : sent->values(sip::HeaderId::Route))
+    text += fmt::format("Route: {}\r\n", r);
   text += "Content-Length: 0\r\n\r\n";
   auto parsed = sip::Message::parse(std::move(text));
   if (!parsed.ok()) {
@@ -499,8 +509,7 @@ void Proxy::forwardResponse(Context& ctx, const sip::Message& response) {
   auto copy = response.clone();
   copy->removeFirstValue(sip::HeaderId::Via);  // ours (§16.7 step 3)
   if (!copy->has(sip::HeaderId::Via)) return;  // was meant for us
-  if (ctx.request->method() == sip::Method::Invite && copy->status() >= 200 &&
-      copy->status() < 300)
+  if (ctx.request->method() == sip::Method::Invite && copy->status() >= 200 && copy->status() < 300)
     ++stats_.callsAnswered;
   transactions_.respond(ctx.serverTx, std::move(copy));
 }
@@ -554,7 +563,8 @@ void Proxy::onTimeout(sip::TransactionId tx) {
   auto& ctx = *found->second;
   for (auto& b : ctx.branches) {
     if (b.tx == tx && !b.done) {
-      branchDone(ctx, b, sip::makeResponse(*ctx.request, 408, "Request Timeout", core::randomToken(10)));
+      branchDone(ctx, b,
+                 sip::makeResponse(*ctx.request, 408, "Request Timeout", core::randomToken(10)));
       return;
     }
   }
@@ -566,7 +576,9 @@ void Proxy::onTransportError(sip::TransactionId tx) {
   auto& ctx = *found->second;
   for (auto& b : ctx.branches) {
     if (b.tx == tx && !b.done) {
-      branchDone(ctx, b, sip::makeResponse(*ctx.request, 503, "Service Unavailable (transport error)", core::randomToken(10)));
+      branchDone(ctx, b,
+                 sip::makeResponse(*ctx.request, 503, "Service Unavailable (transport error)",
+                                   core::randomToken(10)));
       return;
     }
   }
@@ -603,23 +615,26 @@ void Proxy::sendBest(Context& ctx) {
     // §16.7 step 7: collect every challenge from every branch.
     best.removeAll(sip::HeaderId::WwwAuthenticate);
     best.removeAll(sip::HeaderId::ProxyAuthenticate);
-    for (auto& c : ctx.challenges[0]) best.appendHeader(sip::HeaderId::WwwAuthenticate, c);
-    for (auto& c : ctx.challenges[1]) best.appendHeader(sip::HeaderId::ProxyAuthenticate, c);
+    for (auto& c : ctx.challenges[0])
+      best.appendHeader(sip::HeaderId::WwwAuthenticate, c);
+    for (auto& c : ctx.challenges[1])
+      best.appendHeader(sip::HeaderId::ProxyAuthenticate, c);
   }
   // A locally generated response (408/503) already has only the upstream Vias;
   // a received one carries ours on top.
-  if (best.has(sip::HeaderId::Via) && best.values(sip::HeaderId::Via).size() >
-                                          ctx.request->values(sip::HeaderId::Via).size())
+  if (best.has(sip::HeaderId::Via) &&
+      best.values(sip::HeaderId::Via).size() > ctx.request->values(sip::HeaderId::Via).size())
     best.removeFirstValue(sip::HeaderId::Via);
   transactions_.respond(ctx.serverTx, std::move(ctx.best));
 }
 
 void Proxy::maybeFinish(Context& ctx) {
-  const bool allDone = std::all_of(ctx.branches.begin(), ctx.branches.end(),
-                                   [](const Branch& b) { return b.done; });
+  const bool allDone =
+      std::all_of(ctx.branches.begin(), ctx.branches.end(), [](const Branch& b) { return b.done; });
   if (!allDone) return;
   if (!ctx.finalSent) sendBest(ctx);
-  for (auto& b : ctx.branches) byClient_.erase(b.tx);
+  for (auto& b : ctx.branches)
+    byClient_.erase(b.tx);
   contexts_.erase(ctx.serverTx);  // destroys ctx
 }
 

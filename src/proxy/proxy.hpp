@@ -99,7 +99,7 @@ class Proxy final : public sip::TransactionUser, private sip::ClientTransactionU
   registrar::UserStore& users_;
   core::TimerService& timers_;
   std::unordered_map<sip::TransactionId, std::unique_ptr<Context>> contexts_;  // by server tx
-  std::unordered_map<sip::TransactionId, Context*> byClient_;                 // by client tx
+  std::unordered_map<sip::TransactionId, Context*> byClient_;                  // by client tx
   ProxyStats stats_;
 };
 

@@ -31,15 +31,15 @@ class UserStore {
 
 // One Contact registered for an address-of-record (RFC 3261 §10.3).
 struct Binding {
-  std::string aor;          // "user@domain", lower-case domain
-  std::string contact;      // the Contact URI as registered (no header params)
+  std::string aor;      // "user@domain", lower-case domain
+  std::string contact;  // the Contact URI as registered (no header params)
   std::string callId;
   std::uint32_t cseq = 0;
-  std::int64_t expires = 0; // absolute, seconds since the Unix epoch
-  int qTimes1000 = 1000;    // q-value × 1000 (q=0.5 -> 500); 1000 when absent
-  std::string instance;     // +sip.instance (RFC 5626), may be empty
-  std::string regId;        // reg-id (RFC 5626), may be empty
-  std::string path;         // Path header values, comma-joined (RFC 3327)
+  std::int64_t expires = 0;  // absolute, seconds since the Unix epoch
+  int qTimes1000 = 1000;     // q-value × 1000 (q=0.5 -> 500); 1000 when absent
+  std::string instance;      // +sip.instance (RFC 5626), may be empty
+  std::string regId;         // reg-id (RFC 5626), may be empty
+  std::string path;          // Path header values, comma-joined (RFC 3327)
   // Where the REGISTER came from, so requests can reach a contact behind NAT or
   // only through its connection (RFC 5626 flows): "udp:1.2.3.4:5060".
   std::string received;

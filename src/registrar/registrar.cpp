@@ -20,7 +20,8 @@ std::int64_t wallClockSeconds() {
 
 std::string lower(std::string_view s) {
   std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (auto& c : out)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
 
@@ -191,14 +192,14 @@ void Registrar::handleRegister(sip::TransactionId tx, const sip::Message& reques
       const auto instance = std::string(u.contact.param("+sip.instance").value_or(""));
       const auto regId = std::string(u.contact.param("reg-id").value_or(""));
       auto existing = std::find_if(list.begin(), list.end(), [&](const Binding& b) {
-        if (!instance.empty() && !regId.empty())
-          return b.instance == instance && b.regId == regId;
+        if (!instance.empty() && !regId.empty()) return b.instance == instance && b.regId == regId;
         return b.contact == contactText;
       });
       if (existing != list.end() && existing->callId == callId && existing->cseq >= cseq->number)
         return reply(tx, request, 500, "Out of order REGISTER (CSeq not increasing)");
       if (u.expires == 0) {
-        if (existing != list.end()) removeBinding(list, static_cast<std::size_t>(existing - list.begin()));
+        if (existing != list.end())
+          removeBinding(list, static_cast<std::size_t>(existing - list.begin()));
         continue;
       }
       if (existing != list.end() && existing->contact != contactText) {
@@ -232,7 +233,8 @@ void Registrar::handleRegister(sip::TransactionId tx, const sip::Message& reques
   // Step 8: 200 OK listing every current binding with its remaining time.
   auto response = sip::makeResponse(request, 200, {}, core::randomToken(10));
   for (const auto& b : list) {
-    auto value = fmt::format("<{}>;expires={}", b.contact, std::max<std::int64_t>(0, b.expires - now));
+    auto value =
+        fmt::format("<{}>;expires={}", b.contact, std::max<std::int64_t>(0, b.expires - now));
     if (b.qTimes1000 != 1000) value += ";q=" + formatQ(b.qTimes1000);
     if (!b.instance.empty()) value += ";+sip.instance=" + b.instance;
     if (!b.regId.empty()) value += ";reg-id=" + b.regId;
@@ -254,8 +256,9 @@ std::vector<const Binding*> Registrar::lookup(std::string_view aor) {
   for (const auto& b : it->second) {
     if (b.expires > now) out.push_back(&b);
   }
-  std::stable_sort(out.begin(), out.end(),
-                   [](const Binding* a, const Binding* b) { return a->qTimes1000 > b->qTimes1000; });
+  std::stable_sort(out.begin(), out.end(), [](const Binding* a, const Binding* b) {
+    return a->qTimes1000 > b->qTimes1000;
+  });
   return out;
 }
 

@@ -64,7 +64,7 @@ class Registrar {
   BindingStore& store_;
   std::function<std::int64_t()> now_;
   std::unordered_map<std::string, std::vector<Binding>> bindings_;  // by AOR
-  std::unordered_map<std::string, std::string> byContact_;         // contact -> AOR
+  std::unordered_map<std::string, std::string> byContact_;          // contact -> AOR
 };
 
 // "user@domain" for a user of the served domain, with %XX escapes resolved.

@@ -8,8 +8,8 @@
 #include "sip/message/message.hpp"
 #include "sip/transport/flow.hpp"
 
-#include <boost/asio/ip/address.hpp>
 #include <fmt/format.h>
+#include <boost/asio/ip/address.hpp>
 
 #include <map>
 #include <memory>
@@ -56,10 +56,13 @@ class RecordingSender final : public sip::TransportSender {
   // Parsed messages sent so far, from index `from`.
   std::vector<std::unique_ptr<sip::Message>> messages(std::size_t from = 0) const {
     std::vector<std::unique_ptr<sip::Message>> out;
-    for (std::size_t i = from; i < sent.size(); ++i) out.push_back(sent[i].parse());
+    for (std::size_t i = from; i < sent.size(); ++i)
+      out.push_back(sent[i].parse());
     return out;
   }
-  std::unique_ptr<sip::Message> last() const { return sent.empty() ? nullptr : sent.back().parse(); }
+  std::unique_ptr<sip::Message> last() const {
+    return sent.empty() ? nullptr : sent.back().parse();
+  }
 };
 
 class MemoryStore final : public registrar::UserStore, public registrar::BindingStore {
@@ -69,9 +72,9 @@ class MemoryStore final : public registrar::UserStore, public registrar::Binding
   int flushes = 0;
 
   void addUser(const std::string& name, const std::string& realm, const std::string& password) {
-    users[name] = {name, realm,
-                   registrar::computeHa1(registrar::DigestAlgorithm::Md5, name, realm, password),
-                   registrar::computeHa1(registrar::DigestAlgorithm::Sha256, name, realm, password)};
+    users[name] = {
+        name, realm, registrar::computeHa1(registrar::DigestAlgorithm::Md5, name, realm, password),
+        registrar::computeHa1(registrar::DigestAlgorithm::Sha256, name, realm, password)};
   }
   std::optional<registrar::UserRecord> findUser(std::string_view name) override {
     auto it = users.find(std::string(name));
@@ -85,12 +88,14 @@ class MemoryStore final : public registrar::UserStore, public registrar::Binding
   bool deleteUser(std::string_view name) override { return users.erase(std::string(name)) > 0; }
   std::vector<registrar::UserRecord> listUsers() override {
     std::vector<registrar::UserRecord> out;
-    for (auto& [k, v] : users) out.push_back(v);
+    for (auto& [k, v] : users)
+      out.push_back(v);
     return out;
   }
   std::vector<registrar::Binding> loadBindings() override {
     std::vector<registrar::Binding> out;
-    for (auto& [k, v] : bindings) out.push_back(v);
+    for (auto& [k, v] : bindings)
+      out.push_back(v);
     return out;
   }
   bool putBinding(const registrar::Binding& b) override {

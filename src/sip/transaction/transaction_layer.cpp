@@ -344,22 +344,26 @@ struct TransactionLayer::Impl final : TransactionHost {
     apply(id, tx->onResponse(*response), response.get());
   }
 
-  // Bytes that do not parse: a request whose Via, From, To, Call-ID and CSeq
-  // are readable gets a stateless 400 carrying the reason (never an ACK, which
-  // has no response); anything else is dropped.
-  void rejectInvalid(ParseResult& result, const Flow& from) {
+  // Bytes that do not parse: a request whose top Via is readable gets a
+  // stateless 400 carrying the reason (never an ACK, which has no response);
+  // anything else is dropped.
+  void rejectInvalid(ParseResult& result, const Flow& from, int status, std::string_view reason) {
     ++stats.parseErrors;
     Message* m = result.message.get();
     if (log->should_log(spdlog::level::debug)) {
       log->debug("unparsable message from {}: {}", from.remote.toString(), result.error);
     }
     if (m == nullptr || !m->isRequest() || m->method() == Method::Ack) return;
-    const auto to = m->to();
-    if (!to || !m->from() || m->callId().empty() || !m->cseq()) return;
+    // Only the top Via is needed to route the answer; the other headers are
+    // copied as they came (even unparsable, or missing), so the sender can
+    // still match the 400 by branch and learn what was wrong.
     const std::optional<Via> via = recordSource(*m, from);
     if (!via) return;
+    const auto to = m->to();
+    const bool needTag = !to || to->tag().empty();
     const auto response =
-        makeResponse(*m, 400, reasonFrom(result.error), to->tag().empty() ? newTag() : "");
+        makeResponse(*m, status, reason.empty() ? reasonFrom(result.error) : std::string(reason),
+                     needTag && m->has(HeaderId::To) ? newTag() : "");
     transport.send(responseFlow(*via, from), response->serialize());
   }
 
@@ -370,6 +374,7 @@ struct TransactionLayer::Impl final : TransactionHost {
   TransactionUser* user = nullptr;
   TransactionId nextId = 1;
   TransactionStats stats;
+  std::size_t maxMessageSize = 65535;
 
   // Owns every live transaction. The indexes below hold plain pointers, erased
   // before the transaction is destroyed.
@@ -454,14 +459,25 @@ std::string TransactionLayer::newBranch() {
   return branch;
 }
 
+void TransactionLayer::setMaxMessageSize(std::size_t bytes) {
+  impl_->maxMessageSize = bytes;
+}
+
 TransactionStats TransactionLayer::stats() const {
   return impl_->stats;
 }
 
 void TransactionLayer::onMessage(std::string data, const Flow& from) {
+  const bool tooLarge = data.size() > impl_->maxMessageSize;
   ParseResult result = Message::parse(std::move(data));
+  if (tooLarge) {
+    // Streams close the connection before this; a datagram gets 513 (RFC 3261
+    // §21.5.14) when it is a readable request, else it is dropped.
+    impl_->rejectInvalid(result, from, 513, "Message Too Large");
+    return;
+  }
   if (!result.ok()) {
-    impl_->rejectInvalid(result, from);
+    impl_->rejectInvalid(result, from, 400, {});
     return;
   }
   if (result.message->isRequest()) {

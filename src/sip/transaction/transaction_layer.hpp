@@ -102,6 +102,10 @@ class TransactionLayer final : public TransportListener {
   // and a per-thread counter.
   static std::string newBranch();
 
+  // Datagrams larger than this are answered with 513 Message Too Large (stream
+  // transports enforce the same limit by closing the connection). Default 65535.
+  void setMaxMessageSize(std::size_t bytes);
+
   TransactionStats stats() const;
 
   // ---- TransportListener

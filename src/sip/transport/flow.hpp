@@ -16,15 +16,19 @@ enum class Transport : std::uint8_t { Udp, Tcp, Tls, Ws, Wss };
 std::string_view transportName(Transport t);
 // Case-insensitive; nullopt for anything else.
 std::optional<Transport> transportFromName(std::string_view name);
-inline bool isReliable(Transport t) { return t != Transport::Udp; }
-inline bool isSecure(Transport t) { return t == Transport::Tls || t == Transport::Wss; }
+inline bool isReliable(Transport t) {
+  return t != Transport::Udp;
+}
+inline bool isSecure(Transport t) {
+  return t == Transport::Tls || t == Transport::Wss;
+}
 
 using ConnectionId = std::uint64_t;  // 0: no connection (UDP, or "open one")
 
 struct Flow {
   Transport transport = Transport::Udp;
   core::Endpoint remote;
-  core::Endpoint local;          // the listening socket's address (for UDP and accepted streams)
+  core::Endpoint local;  // the listening socket's address (for UDP and accepted streams)
   ConnectionId connection = 0;
 
   friend bool operator==(const Flow&, const Flow&) = default;

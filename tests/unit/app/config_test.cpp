@@ -11,8 +11,9 @@ namespace {
 
 std::string writeTemp(const std::string& text) {
   static int counter = 0;
-  auto path = std::filesystem::temp_directory_path() /
-              ("tandem-config-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".toml");
+  auto path =
+      std::filesystem::temp_directory_path() / ("tandem-config-test-" + std::to_string(::getpid()) +
+                                                "-" + std::to_string(counter++) + ".toml");
   std::ofstream(path) << text;
   return path.string();
 }
@@ -43,9 +44,11 @@ TEST(ParseListen, RejectsBadValuesNamingKeyAndValue) {
   EXPECT_NE(e.find("sip.listen"), std::string::npos);
   EXPECT_NE(e.find("sctp:0.0.0.0:5060"), std::string::npos);
   EXPECT_NE(e.find("unknown transport"), std::string::npos);
-  EXPECT_NE(errorOf([] { parseListen("k", "udp:nothost:5060"); }).find("not an IP address"), std::string::npos);
+  EXPECT_NE(errorOf([] { parseListen("k", "udp:nothost:5060"); }).find("not an IP address"),
+            std::string::npos);
   EXPECT_NE(errorOf([] { parseListen("k", "udp:1.2.3.4:70000"); }).find("port"), std::string::npos);
-  EXPECT_NE(errorOf([] { parseListen("k", "udp"); }).find("TRANSPORT:HOST:PORT"), std::string::npos);
+  EXPECT_NE(errorOf([] { parseListen("k", "udp"); }).find("TRANSPORT:HOST:PORT"),
+            std::string::npos);
 }
 
 TEST(Validate, FillsDefaultListeners) {
@@ -111,7 +114,8 @@ TEST(LoadConfigFile, UnknownKeyWrongTypeAndSyntaxErrorsAreNamed) {
   auto syntax = writeTemp("[server\n");
   EXPECT_NE(errorOf([&] { loadConfigFile(syntax, c); }).find("line 1"), std::string::npos);
   EXPECT_NE(errorOf([&] { loadConfigFile("/nonexistent/tandem.toml", c); }), "");
-  for (auto& p : {unknown, wrongType, syntax}) std::filesystem::remove(p);
+  for (auto& p : {unknown, wrongType, syntax})
+    std::filesystem::remove(p);
 }
 
 }  // namespace

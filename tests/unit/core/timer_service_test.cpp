@@ -12,9 +12,8 @@ TEST(FakeTimerService, FiresInDeadlineOrderAtTheirOwnTimes) {
   const auto start = timers.now();
   std::vector<std::pair<int, Millis>> fired;
   auto record = [&](int n) {
-    return [&, n] {
-      fired.emplace_back(n, std::chrono::duration_cast<Millis>(timers.now() - start));
-    };
+    return
+        [&, n] { fired.emplace_back(n, std::chrono::duration_cast<Millis>(timers.now() - start)); };
   };
   timers.schedule(Millis(300), record(3));
   timers.schedule(Millis(100), record(1));

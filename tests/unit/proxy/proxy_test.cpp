@@ -75,14 +75,15 @@ class ProxyTest : public ::testing::Test {
     EXPECT_EQ(challenge->status(), 407);
     // ACK the 407 (same branch, absorbed by the transaction).
     transactions_.onMessage(
-        "ACK sip:" + to + " SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.10:5070;branch=" + first + "\r\n"
-        "Max-Forwards: 70\r\nFrom: <sip:alice@example.test>;tag=a1\r\nTo: <sip:" + to + ">;tag=" +
-            std::string(challenge->to()->tag()) +
+        "ACK sip:" + to + " SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.10:5070;branch=" + first +
+            "\r\n"
+            "Max-Forwards: 70\r\nFrom: <sip:alice@example.test>;tag=a1\r\nTo: <sip:" +
+            to + ">;tag=" + std::string(challenge->to()->tag()) +
             "\r\nCall-ID: call-1@127.0.0.10\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
         udpFrom("127.0.0.10", 5070));
-    const auto answer = testkit::digestAnswer(
-        std::string(challenge->first(sip::HeaderId::ProxyAuthenticate)), "alice", "alicepw",
-        "INVITE", "sip:" + to);
+    const auto answer =
+        testkit::digestAnswer(std::string(challenge->first(sip::HeaderId::ProxyAuthenticate)),
+                              "alice", "alicepw", "INVITE", "sip:" + to);
     const auto mark = sender_.sent.size();
     transactions_.onMessage(invite(to, "Proxy-Authorization: " + answer + "\r\n", second, 2),
                             udpFrom("127.0.0.10", 5070));
@@ -215,7 +216,8 @@ TEST_F(ProxyTest, BestResponseIsForwardedWhenAllBranchesFail) {
   ASSERT_EQ(branches.size(), 2u);
   auto mark2 = sender_.sent.size();
   respond(*branches[0], 486, "127.0.0.20", 5080, "b1");
-  for (auto& m : sender_.messages(mark2)) EXPECT_FALSE(m->isResponse() && m->status() >= 200);
+  for (auto& m : sender_.messages(mark2))
+    EXPECT_FALSE(m->isResponse() && m->status() >= 200);
   respond(*branches[1], 404, "127.0.0.21", 5081, "b2");
   std::vector<int> upstream;
   for (auto& m : sender_.messages(mark2)) {
@@ -237,14 +239,16 @@ TEST_F(ProxyTest, CancelFromTheCallerCancelsBranchesAndGets487) {
   respond(*branch, 180, "127.0.0.20", 5080, "b1");
   auto mark2 = sender_.sent.size();
   transactions_.onMessage(
-      "CANCEL sip:bob@example.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.10:5070;branch=z9hG4bK-alice-2\r\n"
+      "CANCEL sip:bob@example.test SIP/2.0\r\nVia: SIP/2.0/UDP "
+      "127.0.0.10:5070;branch=z9hG4bK-alice-2\r\n"
       "Max-Forwards: 70\r\nFrom: <sip:alice@example.test>;tag=a1\r\nTo: <sip:bob@example.test>\r\n"
       "Call-ID: call-1@127.0.0.10\r\nCSeq: 2 CANCEL\r\nContent-Length: 0\r\n\r\n",
       udpFrom("127.0.0.10", 5070));
   std::unique_ptr<sip::Message> cancel;
   bool cancelOk = false;
   for (auto& m : sender_.messages(mark2)) {
-    if (m->isResponse() && m->status() == 200 && m->cseqMethod() == sip::Method::Cancel) cancelOk = true;
+    if (m->isResponse() && m->status() == 200 && m->cseqMethod() == sip::Method::Cancel)
+      cancelOk = true;
     if (m->isRequest() && m->method() == sip::Method::Cancel) cancel = std::move(m);
   }
   EXPECT_TRUE(cancelOk);
@@ -272,8 +276,10 @@ TEST_F(ProxyTest, UnansweredBranchTimesOutWith408) {
 TEST_F(ProxyTest, InDialogRequestFollowsTheRoute) {
   // A BYE from bob back to alice, routed through us.
   transactions_.onMessage(
-      "BYE sip:alice@127.0.0.10:5070 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.20:5080;branch=z9hG4bK-bye\r\n"
-      "Route: <sip:127.0.0.1:5060;lr>\r\nMax-Forwards: 70\r\nFrom: <sip:bob@example.test>;tag=b1\r\n"
+      "BYE sip:alice@127.0.0.10:5070 SIP/2.0\r\nVia: SIP/2.0/UDP "
+      "127.0.0.20:5080;branch=z9hG4bK-bye\r\n"
+      "Route: <sip:127.0.0.1:5060;lr>\r\nMax-Forwards: 70\r\nFrom: "
+      "<sip:bob@example.test>;tag=b1\r\n"
       "To: <sip:alice@example.test>;tag=a1\r\nCall-ID: call-1@127.0.0.10\r\nCSeq: 1 BYE\r\n"
       "Content-Length: 0\r\n\r\n",
       udpFrom("127.0.0.20", 5080));

@@ -64,9 +64,9 @@ class RegistrarTest : public ::testing::Test {
                                              const std::string& password = "secret") {
     auto challenge = send(headers, cseq++, user);
     EXPECT_EQ(challenge->status(), 401);
-    const auto answer = testkit::digestAnswer(
-        std::string(challenge->first(sip::HeaderId::WwwAuthenticate)), user, password,
-        "REGISTER", "sip:example.test");
+    const auto answer =
+        testkit::digestAnswer(std::string(challenge->first(sip::HeaderId::WwwAuthenticate)), user,
+                              password, "REGISTER", "sip:example.test");
     return send(headers + "Authorization: " + answer + "\r\n", cseq++, user);
   }
 
@@ -166,9 +166,9 @@ TEST_F(RegistrarTest, QueryWithoutContactListsBindings) {
 
 TEST_F(RegistrarTest, StarWithExpiresZeroRemovesAll) {
   int cseq = 1;
-  ASSERT_EQ(registerWith("Contact: <sip:alice@127.0.0.9:1>, <sip:alice@127.0.0.9:2>\r\n", cseq)
-                ->status(),
-            200);
+  ASSERT_EQ(
+      registerWith("Contact: <sip:alice@127.0.0.9:1>, <sip:alice@127.0.0.9:2>\r\n", cseq)->status(),
+      200);
   EXPECT_EQ(registrar_.bindingCount(), 2u);
   auto bad = registerWith("Contact: *\r\n", cseq);
   EXPECT_EQ(bad->status(), 400);  // '*' needs Expires: 0
@@ -203,10 +203,11 @@ TEST_F(RegistrarTest, RegisteringSomeoneElsesAorIsForbidden) {
   int cseq = 1;
   // alice authenticates but the To names bob.
   auto challenge = send("Contact: <sip:x@127.0.0.9>\r\n", cseq++, "bob");
-  const auto answer = testkit::digestAnswer(
-      std::string(challenge->first(sip::HeaderId::WwwAuthenticate)), "alice", "secret",
-      "REGISTER", "sip:example.test");
-  auto response = send("Contact: <sip:x@127.0.0.9>\r\nAuthorization: " + answer + "\r\n", cseq++, "bob");
+  const auto answer =
+      testkit::digestAnswer(std::string(challenge->first(sip::HeaderId::WwwAuthenticate)), "alice",
+                            "secret", "REGISTER", "sip:example.test");
+  auto response =
+      send("Contact: <sip:x@127.0.0.9>\r\nAuthorization: " + answer + "\r\n", cseq++, "bob");
   EXPECT_EQ(response->status(), 403);
   EXPECT_EQ(registrar_.bindingCount(), 0u);
 }
@@ -214,14 +215,15 @@ TEST_F(RegistrarTest, RegisteringSomeoneElsesAorIsForbidden) {
 TEST_F(RegistrarTest, ReplayedNonceCountIsRejected) {
   int cseq = 1;
   auto challenge = send("Contact: <sip:alice@127.0.0.9>\r\n", cseq++);
-  const auto answer = testkit::digestAnswer(
-      std::string(challenge->first(sip::HeaderId::WwwAuthenticate)), "alice", "secret",
-      "REGISTER", "sip:example.test");
+  const auto answer =
+      testkit::digestAnswer(std::string(challenge->first(sip::HeaderId::WwwAuthenticate)), "alice",
+                            "secret", "REGISTER", "sip:example.test");
   const auto headers = "Contact: <sip:alice@127.0.0.9>\r\nAuthorization: " + answer + "\r\n";
   EXPECT_EQ(send(headers, cseq++)->status(), 200);
   auto replay = send(headers, cseq++);
   EXPECT_EQ(replay->status(), 401);
-  EXPECT_NE(replay->first(sip::HeaderId::WwwAuthenticate).find("stale=true"), std::string_view::npos);
+  EXPECT_NE(replay->first(sip::HeaderId::WwwAuthenticate).find("stale=true"),
+            std::string_view::npos);
 }
 
 }  // namespace

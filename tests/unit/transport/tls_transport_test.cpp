@@ -140,7 +140,10 @@ TEST_F(TlsTransportTest, DestroyingDuringHandshakeIsSafe) {
   runFor(io, 1ms);
   server.reset();
   runFor(io, 50ms);
-  EXPECT_TRUE(serverRecorder.messages.empty());
+  // What is checked is that no handler touches a destroyed layer (ASan/UBSan
+  // in the debug preset). Whether the handshake finished before the reset
+  // depends on scheduling, so the message may or may not have arrived.
+  EXPECT_LE(serverRecorder.messages.size(), 1u);
 }
 
 TEST_F(TlsTransportTest, PlainTcpClientOnTlsPortIsDropped) {
