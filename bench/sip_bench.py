@@ -65,8 +65,8 @@ NETNS_ENV = "SIP_BENCH_IN_NETNS"
 
 # Rate ladders (per second). A server climbs until the first step that fails
 # (>= 0.1 % failed, or sipp could not place 90 % of the target rate).
-CALL_RATES = [250, 500, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000, 8000, 10000]
-REG_RATES = [1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 12000, 15000, 20000]
+CALL_RATES = [500, 1000, 1500, 2000, 3000, 4000, 6000, 8000, 12000, 16000]
+REG_RATES = [1000, 2000, 3000, 4000, 6000, 8000, 12000, 16000, 24000, 32000]
 MAX_FAIL_RATIO = 0.001
 MIN_ACHIEVED = 0.90
 # A failed step during which other processes on the machine used more than this

@@ -13,6 +13,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include <fmt/format.h>
+
 #include <csignal>
 
 namespace tandem::app {
@@ -57,8 +59,9 @@ int serve(const Config& config) {
   std::string error;
   auto db = store::SqliteStore::open(config.dataDir, error);
   if (!db) {
-    log->critical("cannot open the store in '{}': {}", config.dataDir, error);
-    return 1;
+    throw ConfigError(
+        fmt::format("configuration key 'server.data_dir' = '{}': cannot open the store: {}",
+                    config.dataDir, error));
   }
 
   boost::asio::io_context io(1);
@@ -92,8 +95,8 @@ int serve(const Config& config) {
 
   for (const auto& l : config.listen) {
     if (auto err = transport.listen(l.transport, l.endpoint); !err.empty()) {
-      log->critical("cannot listen on {}: {}", l.text, err);
-      return 1;
+      throw ConfigError(
+          fmt::format("configuration key 'sip.listen' = '{}': cannot listen: {}", l.text, err));
     }
     if (!config.advertise.empty()) {
       auto adv = *transport.advertised(l.transport);

@@ -7,7 +7,8 @@
 
 namespace tandem::app {
 
-// Runs the server; returns the process exit status.
+// Runs the server; returns the process exit status. Throws ConfigError when
+// the configuration cannot be put to use (store not openable, address in use).
 int serve(const Config& config);
 
 }  // namespace tandem::app

@@ -173,11 +173,13 @@ std::string Proxy::viaFor(sip::Transport t, const std::string& branch) const {
   return fmt::format("SIP/2.0/{} {};branch={}", sip::transportName(t), host, branch);
 }
 
+// Our Record-Route entry for one side of the proxy. TLS is named with
+// transport=tls on a sip: URI rather than sips: (RFC 5630 §3.1.3): sips would
+// force every later hop of the dialog onto TLS.
 std::string Proxy::recordRouteFor(sip::Transport t) const {
   const auto adv = transport_.advertised(t);
   const auto host = adv ? adv->toString() : config_.domain;
   if (t == sip::Transport::Udp) return fmt::format("<sip:{};lr>", host);
-  if (t == sip::Transport::Tls) return fmt::format("<sips:{};lr>", host);
   std::string name(sip::transportName(t));
   std::transform(name.begin(), name.end(), name.begin(), [](char c) { return std::tolower(c); });
   return fmt::format("<sip:{};transport={};lr>", host, name);

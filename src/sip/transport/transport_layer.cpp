@@ -317,7 +317,9 @@ struct TransportLayer::Impl final : detail::ConnectionHost, AcceptHost {
     auto closing = std::move(connections);
     connections.clear();
     byRemote.clear();
-    for (auto& [id, connection] : closing) {
+    for (auto& entry : closing) {
+      const ConnectionId id = entry.first;  // (clang 14 cannot capture structured bindings)
+      auto& connection = entry.second;
       const bool wasOpen = connection->state() == Connection::State::Open;
       connection->detachAndDrain();
       if (notify && wasOpen) {
