@@ -4,6 +4,7 @@
 #include "core/log.hpp"
 #include "proxy/proxy.hpp"
 #include "registrar/authenticator.hpp"
+#include "registrar/cached_user_store.hpp"
 #include "registrar/digest.hpp"
 #include "registrar/registrar.hpp"
 #include "sip/transaction/transaction_layer.hpp"
@@ -82,13 +83,14 @@ int serve(const Config& config) {
   transactions.setMaxMessageSize(config.maxMessageSize);
 
   registrar::NonceManager nonces(registrar::randomSecret(), config.nonceLifetime);
-  registrar::Authenticator auth(config.domain, *db, nonces);
+  registrar::CachedUserStore users(*db);
+  registrar::Authenticator auth(config.domain, users, nonces);
   registrar::Registrar registrar(
       {config.domain, config.minExpires, config.maxExpires, config.defaultExpires}, transactions,
       auth, *db, {});
   registrar.load();
 
-  proxy::Proxy proxy({config.domain}, transactions, transport, registrar, auth, *db, timers);
+  proxy::Proxy proxy({config.domain}, transactions, transport, registrar, auth, users, timers);
   transactions.setUser(&proxy);
   dispatch.transactions = &transactions;
   dispatch.registrar = &registrar;

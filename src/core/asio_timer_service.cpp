@@ -18,7 +18,7 @@ AsioTimerService::~AsioTimerService() {
 }
 
 TimerService::TimerId AsioTimerService::schedule(Millis delay, Callback cb) {
-  const auto id = queue_.add(Clock::now() + delay, std::move(cb));
+  const auto id = queue_.add(Clock::now(), delay, std::move(cb));
   rearm();
   return id;
 }

@@ -1,38 +1,100 @@
 #include "core/timer_service.hpp"
 
+#include <algorithm>
+
 namespace tandem::core {
 
-TimerService::TimerId TimerQueue::add(Clock::time_point due, TimerService::Callback cb) {
-  const auto id = nextId_++;
-  queue_.emplace(Key{due, id}, std::move(cb));
-  byId_.emplace(id, due);
+std::size_t TimerQueue::laneFor(Millis delay) {
+  for (std::size_t i = 0; i < lanes_.size(); ++i) {
+    if (lanes_[i].delay == delay) return i;
+  }
+  if (lanes_.size() < kMaxLanes) {
+    lanes_.push_back(Lane{delay, {}});
+    return lanes_.size() - 1;
+  }
+  // More distinct durations than lanes (not seen in practice): share the lane
+  // of the nearest duration; add() then inserts in order rather than at the back.
+  std::size_t best = 0;
+  for (std::size_t i = 1; i < lanes_.size(); ++i) {
+    if ((lanes_[i].delay - delay).count() * (lanes_[i].delay - delay).count() <
+        (lanes_[best].delay - delay).count() * (lanes_[best].delay - delay).count())
+      best = i;
+  }
+  return best;
+}
+
+TimerService::TimerId TimerQueue::add(Clock::time_point now, Millis delay,
+                                      TimerService::Callback cb) {
+  const auto lane = laneFor(delay);
+  const TimerService::TimerId id = (nextSeq_++ << kLaneBits) | lane;
+  auto& entries = lanes_[lane].entries;
+  Entry entry{now + delay, id, std::move(cb)};
+  if (entries.empty() || entries.back().due <= entry.due) {
+    entries.push_back(std::move(entry));
+  } else {
+    auto at = std::upper_bound(entries.begin(), entries.end(), entry.due,
+                               [](Clock::time_point due, const Entry& e) { return due < e.due; });
+    entries.insert(at, std::move(entry));
+  }
+  ++live_;
   return id;
 }
 
 void TimerQueue::cancel(TimerService::TimerId id) {
-  auto it = byId_.find(id);
-  if (it == byId_.end()) return;
-  queue_.erase(Key{it->second, id});
-  byId_.erase(it);
+  const auto lane = static_cast<std::size_t>(id & (kMaxLanes - 1));
+  if (id == 0 || lane >= lanes_.size()) return;
+  auto& entries = lanes_[lane].entries;
+  // Ids grow along a lane unless the lane is shared (see laneFor()).
+  auto it = std::lower_bound(entries.begin(), entries.end(), id,
+                             [](const Entry& e, TimerService::TimerId v) { return e.id < v; });
+  if (it == entries.end() || it->id != id) {
+    it = std::find_if(entries.begin(), entries.end(), [id](const Entry& e) { return e.id == id; });
+  }
+  if (it == entries.end() || !it->cb) return;
+  it->cb = nullptr;
+  --live_;
+  trim(lanes_[lane]);
+}
+
+void TimerQueue::trim(Lane& lane) {
+  while (!lane.entries.empty() && !lane.entries.front().cb)
+    lane.entries.pop_front();
+}
+
+std::size_t TimerQueue::earliestLane() {
+  std::size_t best = kMaxLanes;
+  for (std::size_t i = 0; i < lanes_.size(); ++i) {
+    trim(lanes_[i]);
+    if (lanes_[i].entries.empty()) continue;
+    const auto& front = lanes_[i].entries.front();
+    if (best == kMaxLanes) {
+      best = i;
+      continue;
+    }
+    const auto& b = lanes_[best].entries.front();
+    if (front.due < b.due || (front.due == b.due && front.id < b.id)) best = i;
+  }
+  return best;
 }
 
 void TimerQueue::runDue(Clock::time_point now) {
-  while (!queue_.empty()) {
-    auto first = queue_.begin();
-    if (first->first.first > now) break;
-    auto cb = std::move(first->second);
-    byId_.erase(first->first.second);
-    queue_.erase(first);
-    cb();  // may add or cancel timers
+  for (;;) {
+    const auto lane = earliestLane();
+    if (lane == kMaxLanes || lanes_[lane].entries.front().due > now) return;
+    auto cb = std::move(lanes_[lane].entries.front().cb);
+    lanes_[lane].entries.pop_front();
+    --live_;
+    cb();  // may add or cancel timers (lanes_ may grow: no references kept)
   }
 }
 
-Clock::time_point TimerQueue::nextDue() const {
-  return queue_.empty() ? Clock::time_point::max() : queue_.begin()->first.first;
+Clock::time_point TimerQueue::nextDue() {
+  const auto lane = earliestLane();
+  return lane == kMaxLanes ? Clock::time_point::max() : lanes_[lane].entries.front().due;
 }
 
 TimerService::TimerId FakeTimerService::schedule(Millis delay, Callback cb) {
-  return queue_.add(now_ + delay, std::move(cb));
+  return queue_.add(now_, delay, std::move(cb));
 }
 
 void FakeTimerService::advance(Millis d) {

@@ -1,8 +1,9 @@
 #include "registrar/digest.hpp"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
@@ -181,9 +182,18 @@ std::optional<DigestAlgorithm> parseAlgorithm(std::string_view name) {
 }
 
 std::string digestHex(DigestAlgorithm alg, std::string_view data) {
+  // One context per thread, re-initialised per digest: EVP_Digest() allocates
+  // and frees a context on every call.
+  struct Ctx {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    ~Ctx() { EVP_MD_CTX_free(ctx); }
+  };
+  thread_local Ctx holder;
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
-  if (EVP_Digest(data.data(), data.size(), out, &size, mdFor(alg), nullptr) != 1)
+  if (holder.ctx == nullptr || EVP_DigestInit_ex2(holder.ctx, mdFor(alg), nullptr) != 1 ||
+      EVP_DigestUpdate(holder.ctx, data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(holder.ctx, out, &size) != 1)
     cryptoFailure("EVP_Digest");
   return toHex(out, size);
 }
@@ -223,8 +233,32 @@ std::string randomSecret() {
 
 // --- NonceManager -----------------------------------------------------------
 
+struct NonceManager::MacState {
+  EVP_MAC* mac = nullptr;
+  EVP_MAC_CTX* ctx = nullptr;
+  ~MacState() {
+    EVP_MAC_CTX_free(ctx);
+    EVP_MAC_free(mac);
+  }
+};
+
 NonceManager::NonceManager(std::string secret, std::chrono::seconds lifetime, NowSeconds nowSeconds)
-    : secret_(std::move(secret)), lifetime_(lifetime), nowSeconds_(std::move(nowSeconds)) {}
+    : macState_(std::make_unique<MacState>()),
+      lifetime_(lifetime),
+      nowSeconds_(std::move(nowSeconds)) {
+  macState_->mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  if (macState_->mac) macState_->ctx = EVP_MAC_CTX_new(macState_->mac);
+  char digestName[] = "SHA256";
+  const OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digestName, 0), OSSL_PARAM_END};
+  if (!macState_->ctx ||
+      EVP_MAC_init(macState_->ctx, reinterpret_cast<const unsigned char*>(secret.data()),
+                   secret.size(), params) != 1)
+    cryptoFailure("EVP_MAC_init");
+  OPENSSL_cleanse(secret.data(), secret.size());
+}
+
+NonceManager::~NonceManager() = default;
 
 std::int64_t NonceManager::now() const {
   if (nowSeconds_) return nowSeconds_();
@@ -239,9 +273,12 @@ std::string NonceManager::mac(std::string_view timestampAndSalt, std::string_vie
   data.reserve(timestampAndSalt.size() + realm.size());
   data.append(timestampAndSalt).append(realm);
   unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  if (!HMAC(mdFor(DigestAlgorithm::Sha256), secret_.data(), static_cast<int>(secret_.size()),
-            reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &size))
+  std::size_t size = 0;
+  // A null key re-initialises with the key set in the constructor.
+  if (EVP_MAC_init(macState_->ctx, nullptr, 0, nullptr) != 1 ||
+      EVP_MAC_update(macState_->ctx, reinterpret_cast<const unsigned char*>(data.data()),
+                     data.size()) != 1 ||
+      EVP_MAC_final(macState_->ctx, out, &size, sizeof out) != 1 || size < kMacSize)
     cryptoFailure("HMAC");
   return std::string(reinterpret_cast<const char*>(out), kMacSize);
 }

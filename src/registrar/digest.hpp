@@ -20,6 +20,7 @@
 #include <deque>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -78,6 +79,9 @@ class NonceManager {
   // empty means the system clock. Tests inject a fake clock.
   explicit NonceManager(std::string secret, std::chrono::seconds lifetime = kDefaultNonceLifetime,
                         NowSeconds nowSeconds = {});
+  ~NonceManager();
+  NonceManager(const NonceManager&) = delete;
+  NonceManager& operator=(const NonceManager&) = delete;
 
   // A fresh nonce bound to `realm` and to the current time.
   std::string issue(std::string_view realm);
@@ -106,7 +110,10 @@ class NonceManager {
   std::string mac(std::string_view timestampAndSalt, std::string_view realm) const;
   void expireCounts(std::int64_t now);
 
-  std::string secret_;
+  // HMAC-SHA256 keyed once with the secret; re-initialised per nonce without
+  // fetching or allocating (OpenSSL 3's one-shot HMAC() does both every call).
+  struct MacState;
+  std::unique_ptr<MacState> macState_;
   std::chrono::seconds lifetime_;
   NowSeconds nowSeconds_;
 

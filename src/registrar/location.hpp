@@ -27,6 +27,10 @@ class UserStore {
   // Returns false when there was no such user.
   virtual bool deleteUser(std::string_view name) = 0;
   virtual std::vector<UserRecord> listUsers() = 0;
+  // A number that changes when users may have been changed by someone else
+  // (another process writing the same database), so caches know to reload.
+  // Stores without outside writers keep the default.
+  virtual std::uint64_t usersVersion() { return 0; }
 };
 
 // One Contact registered for an address-of-record (RFC 3261 §10.3).

@@ -148,6 +148,7 @@ SqliteStore::~SqliteStore() {
   begin_.reset();
   commit_.reset();
   rollback_.reset();
+  dataVersion_.reset();
   sqlite3_close(db_);
 }
 
@@ -226,6 +227,7 @@ bool SqliteStore::prepareAll(std::string& error) {
                  "realm = excluded.realm, ha1_md5 = excluded.ha1_md5, "
                  "ha1_sha256 = excluded.ha1_sha256") &&
          prepare(deleteUser_, "DELETE FROM users WHERE name = ?1") &&
+         prepare(dataVersion_, "PRAGMA data_version") &&
          prepare(listUsers_, "SELECT name, realm, ha1_md5, ha1_sha256 FROM users ORDER BY name") &&
          prepare(loadBindings_,
                  "SELECT aor, contact, call_id, cseq, expires, q, instance, reg_id, path, "
@@ -277,6 +279,15 @@ std::optional<registrar::UserRecord> SqliteStore::findUser(std::string_view name
   if (rc == SQLITE_ROW) return readUser(q);
   if (rc != SQLITE_DONE) logError("findUser");
   return std::nullopt;
+}
+
+std::uint64_t SqliteStore::usersVersion() {
+  Statement::Use q(*dataVersion_);
+  if (q.step() != SQLITE_ROW) {
+    logError("data_version");
+    return 0;
+  }
+  return static_cast<std::uint64_t>(q.integer(0));
 }
 
 bool SqliteStore::putUser(const registrar::UserRecord& user) {

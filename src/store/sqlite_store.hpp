@@ -67,6 +67,8 @@ class SqliteStore final : public registrar::UserStore, public registrar::Binding
   bool putUser(const registrar::UserRecord& user) override;
   bool deleteUser(std::string_view name) override;
   std::vector<registrar::UserRecord> listUsers() override;  // ordered by name
+  // PRAGMA data_version: changes when another connection (the CLI) commits.
+  std::uint64_t usersVersion() override;
 
   // registrar::BindingStore. putBinding / deleteBinding queue and return true;
   // they return false only when the automatic flush they triggered failed (the
@@ -112,6 +114,7 @@ class SqliteStore final : public registrar::UserStore, public registrar::Binding
   std::unique_ptr<Statement> begin_;
   std::unique_ptr<Statement> commit_;
   std::unique_ptr<Statement> rollback_;
+  std::unique_ptr<Statement> dataVersion_;
 
   // Write-behind queue: the latest change per binding; nullopt means delete.
   std::map<Key, std::optional<registrar::Binding>> pending_;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <vector>
 
 namespace tandem::core {
@@ -47,6 +48,49 @@ TEST(FakeTimerService, CallbackMayScheduleAnotherThatFiresInTheSameAdvance) {
   });
   timers.advance(Millis(20));
   EXPECT_EQ(count, 2);
+}
+
+}  // namespace
+}  // namespace tandem::core
+
+namespace tandem::core {
+namespace {
+
+TEST(TimerQueue, KeepsDeadlineOrderAcrossLanesAndCancelsInTheMiddle) {
+  FakeTimerService timers;
+  std::vector<int> fired;
+  std::vector<TimerService::TimerId> ids;
+  // Interleave three durations; cancel every third timer.
+  for (int i = 0; i < 30; ++i) {
+    const Millis delay((i % 3 + 1) * 100);
+    ids.push_back(timers.schedule(delay, [&fired, i] { fired.push_back(i); }));
+    timers.advance(Millis(1));
+  }
+  for (std::size_t i = 0; i < ids.size(); i += 3)
+    timers.cancel(ids[i]);
+  EXPECT_EQ(timers.pending(), 20u);
+  timers.advance(Millis(1000));
+  ASSERT_EQ(fired.size(), 20u);
+  // Due time of timer i is i + (i%3+1)*100 ms after the start.
+  for (std::size_t k = 1; k < fired.size(); ++k) {
+    const auto due = [](int i) { return i + (i % 3 + 1) * 100; };
+    EXPECT_LT(due(fired[k - 1]), due(fired[k]));
+  }
+  for (int i : fired)
+    EXPECT_NE(i % 3, 0);
+}
+
+TEST(TimerQueue, MoreDistinctDurationsThanLanesStillFireInOrder) {
+  FakeTimerService timers;
+  std::vector<int> fired;
+  for (int i = 600; i > 0; --i)
+    timers.schedule(Millis(i), [&fired, i] { fired.push_back(i); });
+  const auto middle = timers.schedule(Millis(300), [&fired] { fired.push_back(-1); });
+  timers.cancel(middle);
+  EXPECT_EQ(timers.pending(), 600u);
+  timers.advance(Millis(600));
+  ASSERT_EQ(fired.size(), 600u);
+  EXPECT_TRUE(std::is_sorted(fired.begin(), fired.end()));
 }
 
 }  // namespace

@@ -320,3 +320,26 @@ TEST_F(SqliteStoreTest, FailedFlushKeepsChangesQueued) {
 
 }  // namespace
 }  // namespace tandem::store
+
+namespace tandem::store {
+namespace {
+
+TEST(SqliteStoreVersion, ChangesWhenAnotherConnectionWritesUsers) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("tandem-version-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::string error;
+  auto server = SqliteStore::open(dir, error);
+  auto cli = SqliteStore::open(dir, error);
+  ASSERT_TRUE(server && cli) << error;
+  const auto before = server->usersVersion();
+  EXPECT_EQ(server->usersVersion(), before);
+  ASSERT_TRUE(cli->putUser({"alice", "example.test", "a", "b"}));
+  EXPECT_NE(server->usersVersion(), before);
+  server.reset();
+  cli.reset();
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace tandem::store

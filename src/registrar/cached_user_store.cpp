@@ -1,0 +1,40 @@
+#include "registrar/cached_user_store.hpp"
+
+namespace tandem::registrar {
+
+CachedUserStore::CachedUserStore(UserStore& backing, core::Millis ttl, Now now)
+    : backing_(backing),
+      ttl_(ttl),
+      now_(now ? std::move(now) : [] { return core::Clock::now(); }) {}
+
+std::optional<UserRecord> CachedUserStore::findUser(std::string_view name) {
+  const auto now = now_();
+  if (now - versionChecked_ >= kUserVersionPoll || now < versionChecked_) {
+    versionChecked_ = now;
+    const auto version = backing_.usersVersion();
+    if (version != version_) {
+      version_ = version;
+      entries_.clear();
+    }
+  }
+  const std::string key(name);
+  if (auto it = entries_.find(key); it != entries_.end() && now - it->second.fetched < ttl_) {
+    return it->second.user;
+  }
+  if (entries_.size() >= kUserCacheMaxEntries) entries_.clear();
+  auto user = backing_.findUser(name);
+  entries_[key] = Entry{user, now};
+  return user;
+}
+
+bool CachedUserStore::putUser(const UserRecord& user) {
+  entries_.erase(user.name);
+  return backing_.putUser(user);
+}
+
+bool CachedUserStore::deleteUser(std::string_view name) {
+  entries_.erase(std::string(name));
+  return backing_.deleteUser(name);
+}
+
+}  // namespace tandem::registrar
