@@ -560,27 +560,21 @@ void Proxy::onResponse(sip::TransactionId tx, const sip::Message& response) {
 }
 
 void Proxy::onTimeout(sip::TransactionId tx) {
-  auto found = byClient_.find(tx);
-  if (found == byClient_.end()) return;
-  auto& ctx = *found->second;
-  for (auto& b : ctx.branches) {
-    if (b.tx == tx && !b.done) {
-      branchDone(ctx, b,
-                 sip::makeResponse(*ctx.request, 408, "Request Timeout", core::randomToken(10)));
-      return;
-    }
-  }
+  failBranch(tx, 408, "Request Timeout");
 }
 
 void Proxy::onTransportError(sip::TransactionId tx) {
+  failBranch(tx, 503, "Service Unavailable (transport error)");
+}
+
+// A branch that will get no response: it ends as if the status had come back.
+void Proxy::failBranch(sip::TransactionId tx, int status, std::string_view reason) {
   auto found = byClient_.find(tx);
   if (found == byClient_.end()) return;
   auto& ctx = *found->second;
   for (auto& b : ctx.branches) {
     if (b.tx == tx && !b.done) {
-      branchDone(ctx, b,
-                 sip::makeResponse(*ctx.request, 503, "Service Unavailable (transport error)",
-                                   core::randomToken(10)));
+      branchDone(ctx, b, sip::makeResponse(*ctx.request, status, reason, core::randomToken(10)));
       return;
     }
   }

@@ -84,6 +84,7 @@ class Proxy final : public sip::TransactionUser, private sip::ClientTransactionU
   void addBranch(Context& ctx, const std::string& target, const sip::Flow& next,
                  const std::vector<std::string>& extraRoutes);
   void branchDone(Context& ctx, Branch& branch, std::unique_ptr<sip::Message> response);
+  void failBranch(sip::TransactionId tx, int status, std::string_view reason);
   void armTimerC(Context& ctx, Branch& branch);
   void cancelBranch(Context& ctx, Branch& branch);
   void cancelPending(Context& ctx, std::size_t except);
