@@ -33,6 +33,9 @@ enum CharClass : std::uint16_t {
   // hostname characters: alphanum / "-" / "." and, leniently, "_" (RFC 3261
   // does not allow it, but container and NetBIOS-style names carry it).
   kHost = 1 << 11,
+  // An unquoted gen-value of a header parameter: token, and the "[", "]", ":"
+  // of IPv6 references and bare IPv6 addresses ("received").
+  kGenValue = 1 << 12,
 };
 
 constexpr std::array<std::uint16_t, 256> makeCharTable() {
@@ -60,6 +63,10 @@ constexpr std::array<std::uint16_t, 256> makeCharTable() {
   add("+-.", kScheme);
   add(" \t\r\n", kLws);
   add("-._", kHost);
+  for (int c = 0; c < 256; ++c) {
+    if (t[c] & kToken) t[c] |= kGenValue;
+  }
+  add("[]:", kGenValue);
   return t;
 }
 
@@ -79,6 +86,15 @@ inline bool isWsp(char c) {
 }
 inline char toLower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+}
+
+// ASCII case-insensitive equality with a lower-case literal.
+inline bool iequalsLower(std::string_view s, std::string_view lower) {
+  if (s.size() != lower.size()) return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (toLower(s[i]) != lower[i]) return false;
+  }
+  return true;
 }
 
 inline bool isToken(std::string_view s) {

@@ -4,133 +4,154 @@
 #include "sip/message/headers_internal.hpp"
 #include "sip/message/uri_internal.hpp"
 
+#include <array>
+#include <cstdint>
+#include <cstring>
+
 namespace tandem::sip {
 
 using namespace detail;
 
 // ---- Header names (RFC 3261 §7.3.3 compact forms, §20 long forms)
 
-HeaderId headerIdFromName(std::string_view n) {
-  if (n.empty()) return HeaderId::Other;
-  const char c = toLower(n[0]);
-  auto named = [&n](std::string_view canonical) { return iequals(n, canonical); };
-  switch (n.size()) {
-    case 1:
-      switch (c) {
-        case 'i':
-          return HeaderId::CallId;
-        case 'm':
-          return HeaderId::Contact;
-        case 'e':
-          return HeaderId::ContentEncoding;
-        case 'l':
-          return HeaderId::ContentLength;
-        case 'c':
-          return HeaderId::ContentType;
-        case 'f':
-          return HeaderId::From;
-        case 's':
-          return HeaderId::Subject;
-        case 'k':
-          return HeaderId::Supported;
-        case 't':
-          return HeaderId::To;
-        case 'v':
-          return HeaderId::Via;
-        case 'o':
-          return HeaderId::Event;
-        case 'r':
-          return HeaderId::ReferTo;
-        case 'u':
-          return HeaderId::AllowEvents;
-        case 'x':
-          return HeaderId::SessionExpires;
-        default:
-          return HeaderId::Other;  // b (Referred-By) and others: no id
-      }
-    case 2:
-      return named("To") ? HeaderId::To : HeaderId::Other;
-    case 3:
-      return named("Via") ? HeaderId::Via : HeaderId::Other;
-    case 4:
-      if (c == 'c' && named("CSeq")) return HeaderId::CSeq;
-      if (c == 'd' && named("Date")) return HeaderId::Date;
-      if (c == 'f' && named("From")) return HeaderId::From;
-      if (c == 'p' && named("Path")) return HeaderId::Path;
-      return HeaderId::Other;
-    case 5:
-      if (c == 'a' && named("Allow")) return HeaderId::Allow;
-      if (c == 'e' && named("Event")) return HeaderId::Event;
-      if (c == 'r' && named("Route")) return HeaderId::Route;
-      return HeaderId::Other;
-    case 6:
-      if (c == 'a' && named("Accept")) return HeaderId::Accept;
-      if (c == 's' && named("Server")) return HeaderId::Server;
-      if (c == 'm' && named("Min-SE")) return HeaderId::MinSE;
-      return HeaderId::Other;
-    case 7:
-      switch (c) {
-        case 'c':
-          if (named("Call-ID")) return HeaderId::CallId;
-          if (named("Contact")) return HeaderId::Contact;
-          return HeaderId::Other;
-        case 'e':
-          return named("Expires") ? HeaderId::Expires : HeaderId::Other;
-        case 'r':
-          return named("Require") ? HeaderId::Require : HeaderId::Other;
-        case 's':
-          return named("Subject") ? HeaderId::Subject : HeaderId::Other;
-        case 'w':
-          return named("Warning") ? HeaderId::Warning : HeaderId::Other;
-        default:
-          return HeaderId::Other;
-      }
-    case 8:
-      return named("Refer-To") ? HeaderId::ReferTo : HeaderId::Other;
-    case 9:
-      if (c == 's' && named("Supported")) return HeaderId::Supported;
-      if (c == 't' && named("Timestamp")) return HeaderId::Timestamp;
-      return HeaderId::Other;
-    case 10:
-      return named("User-Agent") ? HeaderId::UserAgent : HeaderId::Other;
-    case 11:
-      if (c == 'm' && named("Min-Expires")) return HeaderId::MinExpires;
-      if (c == 'u' && named("Unsupported")) return HeaderId::Unsupported;
-      return HeaderId::Other;
-    case 12:
-      switch (c) {
-        case 'c':
-          return named("Content-Type") ? HeaderId::ContentType : HeaderId::Other;
-        case 'm':
-          return named("Max-Forwards") ? HeaderId::MaxForwards : HeaderId::Other;
-        case 'r':
-          return named("Record-Route") ? HeaderId::RecordRoute : HeaderId::Other;
-        case 'a':
-          return named("Allow-Events") ? HeaderId::AllowEvents : HeaderId::Other;
-        default:
-          return HeaderId::Other;
-      }
-    case 13:
-      if (c == 'a' && named("Authorization")) return HeaderId::Authorization;
-      if (c == 'p' && named("Proxy-Require")) return HeaderId::ProxyRequire;
-      return HeaderId::Other;
-    case 14:
-      return named("Content-Length") ? HeaderId::ContentLength : HeaderId::Other;
-    case 15:
-      return named("Session-Expires") ? HeaderId::SessionExpires : HeaderId::Other;
-    case 16:
-      if (c == 'c' && named("Content-Encoding")) return HeaderId::ContentEncoding;
-      if (c == 'w' && named("WWW-Authenticate")) return HeaderId::WwwAuthenticate;
-      return HeaderId::Other;
-    case 18:
-      return named("Proxy-Authenticate") ? HeaderId::ProxyAuthenticate : HeaderId::Other;
-    case 19:
-      if (c == 'p' && named("Proxy-Authorization")) return HeaderId::ProxyAuthorization;
-      if (c == 'a' && named("Authentication-Info")) return HeaderId::AuthenticationInfo;
-      return HeaderId::Other;
-    default:
-      return HeaderId::Other;
+namespace {
+
+struct KnownName {
+  std::string_view lower;  // lower-case spelling
+  HeaderId id;
+};
+
+// Long forms (RFC 3261 §20 and extensions) and compact forms (§7.3.3: i m e l c
+// f s k t v, plus o r u x; "b" (Referred-By) has no id).
+constexpr KnownName kKnownNames[] = {
+    {"accept", HeaderId::Accept},
+    {"allow", HeaderId::Allow},
+    {"authorization", HeaderId::Authorization},
+    {"call-id", HeaderId::CallId},
+    {"contact", HeaderId::Contact},
+    {"content-encoding", HeaderId::ContentEncoding},
+    {"content-length", HeaderId::ContentLength},
+    {"content-type", HeaderId::ContentType},
+    {"cseq", HeaderId::CSeq},
+    {"date", HeaderId::Date},
+    {"event", HeaderId::Event},
+    {"expires", HeaderId::Expires},
+    {"from", HeaderId::From},
+    {"max-forwards", HeaderId::MaxForwards},
+    {"min-expires", HeaderId::MinExpires},
+    {"path", HeaderId::Path},
+    {"proxy-authenticate", HeaderId::ProxyAuthenticate},
+    {"proxy-authorization", HeaderId::ProxyAuthorization},
+    {"proxy-require", HeaderId::ProxyRequire},
+    {"record-route", HeaderId::RecordRoute},
+    {"require", HeaderId::Require},
+    {"route", HeaderId::Route},
+    {"server", HeaderId::Server},
+    {"session-expires", HeaderId::SessionExpires},
+    {"min-se", HeaderId::MinSE},
+    {"supported", HeaderId::Supported},
+    {"timestamp", HeaderId::Timestamp},
+    {"to", HeaderId::To},
+    {"unsupported", HeaderId::Unsupported},
+    {"user-agent", HeaderId::UserAgent},
+    {"via", HeaderId::Via},
+    {"www-authenticate", HeaderId::WwwAuthenticate},
+    {"authentication-info", HeaderId::AuthenticationInfo},
+    {"allow-events", HeaderId::AllowEvents},
+    {"refer-to", HeaderId::ReferTo},
+    {"subject", HeaderId::Subject},
+    {"warning", HeaderId::Warning},
+    {"i", HeaderId::CallId},
+    {"m", HeaderId::Contact},
+    {"e", HeaderId::ContentEncoding},
+    {"l", HeaderId::ContentLength},
+    {"c", HeaderId::ContentType},
+    {"f", HeaderId::From},
+    {"s", HeaderId::Subject},
+    {"k", HeaderId::Supported},
+    {"t", HeaderId::To},
+    {"v", HeaderId::Via},
+    {"o", HeaderId::Event},
+    {"r", HeaderId::ReferTo},
+    {"u", HeaderId::AllowEvents},
+    {"x", HeaderId::SessionExpires},
+};
+constexpr std::size_t kKnownCount = sizeof(kKnownNames) / sizeof(kKnownNames[0]);
+
+// A perfect hash of (length, first, last character) over kKnownNames: each known
+// name has a slot of its own, so one comparison decides. Characters are folded
+// with | 0x20, which lower-cases letters and leaves '-' alone.
+constexpr std::size_t nameSlot(std::size_t len, unsigned char first, unsigned char last) {
+  return (len + (first | 0x20u) * 26u + (last | 0x20u) * 15u) & 0xFFu;
+}
+
+// kNameSlots[slot] = index into kKnownNames + 1, 0 when free.
+constexpr std::array<std::uint8_t, 256> makeNameSlots() {
+  std::array<std::uint8_t, 256> t{};
+  for (std::size_t i = 0; i < kKnownCount; ++i) {
+    std::string_view n = kKnownNames[i].lower;
+    std::size_t slot = nameSlot(n.size(), static_cast<unsigned char>(n.front()),
+                                static_cast<unsigned char>(n.back()));
+    if (t[slot] != 0) throw "header name hash collision";  // fails constant evaluation
+    t[slot] = static_cast<std::uint8_t>(i + 1);
   }
+  return t;
+}
+constexpr std::array<std::uint8_t, 256> kNameSlots = makeNameSlots();
+
+}  // namespace
+
+namespace detail {
+
+HeaderId headerIdFromToken(std::string_view n) {
+  const std::size_t len = n.size();
+  if (len == 0 || len > 19) return HeaderId::Other;
+  std::uint8_t e = kNameSlots[nameSlot(len, static_cast<unsigned char>(n.front()),
+                                       static_cast<unsigned char>(n.back()))];
+  if (e == 0) return HeaderId::Other;
+  const KnownName& k = kKnownNames[e - 1];
+  if (k.lower.size() != len) return HeaderId::Other;
+  // Exact for token characters: only letters change under | 0x20, and no token
+  // character folds onto '-'. Compared a word at a time, with overlapping loads
+  // for the tail, never reading outside either string.
+  const char* a = n.data();
+  const char* b = k.lower.data();
+  if (len >= 8) {
+    constexpr std::uint64_t kFold = 0x2020202020202020ull;
+    auto load = [](const char* p) {
+      std::uint64_t v = 0;
+      std::memcpy(&v, p, 8);
+      return v;
+    };
+    for (std::size_t i = 0; i + 8 <= len; i += 8) {
+      if ((load(a + i) | kFold) != load(b + i)) return HeaderId::Other;
+    }
+    if ((load(a + len - 8) | kFold) != load(b + len - 8)) return HeaderId::Other;
+  } else if (len >= 4) {
+    constexpr std::uint32_t kFold = 0x20202020u;
+    auto load = [](const char* p) {
+      std::uint32_t v = 0;
+      std::memcpy(&v, p, 4);
+      return v;
+    };
+    if ((load(a) | kFold) != load(b) || (load(a + len - 4) | kFold) != load(b + len - 4)) {
+      return HeaderId::Other;
+    }
+  } else {
+    for (std::size_t i = 0; i < len; ++i) {
+      if ((static_cast<unsigned char>(a[i]) | 0x20u) != static_cast<unsigned char>(b[i])) {
+        return HeaderId::Other;
+      }
+    }
+  }
+  return k.id;
+}
+
+}  // namespace detail
+
+HeaderId headerIdFromName(std::string_view n) {
+  // Every known name is a token, so anything else is Other.
+  return isToken(n) ? headerIdFromToken(n) : HeaderId::Other;
 }
 
 std::string_view headerName(HeaderId id) {
@@ -224,7 +245,7 @@ namespace {
 // An unquoted gen-value: token, host (IPv6 references and the bare IPv6
 // addresses of "received") or the like.
 bool isGenValueChar(char c) {
-  return is(c, kToken) || c == '[' || c == ']' || c == ':';
+  return is(c, kGenValue);
 }
 
 }  // namespace
@@ -266,7 +287,11 @@ bool parseHeaderParams(std::string_view& s, std::vector<Param>* out) {
 }
 
 bool parseNameAddr(std::string_view value, NameAddr& out, bool keepParams) {
-  out = NameAddr{};
+  // Reset field by field: cheaper than assigning a fresh NameAddr, and the
+  // parameter vector keeps its capacity.
+  out.displayName = {};
+  out.params.clear();
+  out.bracketed = false;
   std::string_view s = trimLws(value);
   if (s.empty()) return false;
 
@@ -323,7 +348,9 @@ bool parseNameAddr(std::string_view value, NameAddr& out, bool keepParams) {
 //   sent-protocol = protocol-name SLASH protocol-version SLASH transport
 //   sent-by       = host [ COLON port ]
 bool parseVia(std::string_view value, Via& out, bool keepParams) {
-  out = Via{};
+  out.protocolName = out.protocolVersion = out.transport = out.host = {};
+  out.port = 0;
+  out.params.clear();
   std::string_view s = trimLws(value);
   std::string_view* parts[3] = {&out.protocolName, &out.protocolVersion, &out.transport};
   for (int i = 0; i < 3; ++i) {
@@ -338,18 +365,8 @@ bool parseVia(std::string_view value, Via& out, bool keepParams) {
   }
   if (s.empty() || !isLws(s.front())) return false;
   skipLws(s);
+  if (!takeHost(s, out.host)) return false;
   std::size_t n = 0;
-  if (!s.empty() && s.front() == '[') {
-    n = s.find(']');
-    if (n == std::string_view::npos) return false;
-    ++n;
-  } else {
-    while (n < s.size() && is(s[n], kHost))
-      ++n;
-  }
-  out.host = s.substr(0, n);
-  if (!isHost(out.host)) return false;
-  s.remove_prefix(n);
   std::string_view probe = s;
   skipLws(probe);
   if (!probe.empty() && probe.front() == ':') {

@@ -18,6 +18,8 @@ template <typename F>
 bool forEachCommaElement(std::string_view value, F&& f) {
   value = trimLws(value);
   if (value.empty()) return true;
+  // Most values hold one element: without any comma there is nothing to split.
+  if (value.find(',') == std::string_view::npos) return f(value);
   std::size_t start = 0;
   bool inQuotes = false;
   int angle = 0;
@@ -51,6 +53,8 @@ bool forEachCommaElement(std::string_view value, F&& f) {
 bool parseHeaderParams(std::string_view& s, std::vector<Param>* out);
 
 bool parseNameAddr(std::string_view value, NameAddr& out, bool keepParams);
+// headerIdFromName() for a name already known to be a token (the splitter's).
+HeaderId headerIdFromToken(std::string_view name);
 bool parseVia(std::string_view value, Via& out, bool keepParams);
 
 }  // namespace tandem::sip::detail

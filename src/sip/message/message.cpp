@@ -136,9 +136,10 @@ class Rebaser {
 std::unique_ptr<Message> Message::clone() const {
   std::unique_ptr<Message> c(new Message());
   Rebaser rebase;
-  if (data_) {
-    c->data_ = std::make_unique<std::string>(*data_);
-    rebase.add(*data_, *c->data_);
+  if (!data_.empty()) {
+    c->data_.reserve(data_.size() < kHeapCapacity ? kHeapCapacity : data_.size());
+    c->data_.assign(data_);
+    rebase.add(data_, c->data_);
   }
   // Copy the arena keeping its order; forward_list has no push_back.
   auto tail = c->arena_.before_begin();
@@ -421,9 +422,8 @@ std::unique_ptr<Message> MessageParser::makeResponse(const Message& request, int
       ++count;
     }
   }
-  r->data_ = std::make_unique<std::string>();
-  std::string& buf = *r->data_;
-  buf.reserve(size);
+  std::string& buf = r->data_;
+  buf.reserve(size < Message::kHeapCapacity ? Message::kHeapCapacity : size);
   r->headers_.reserve(count + 4);
   bool tagged = false;
   for (const Header& h : request.headers_) {

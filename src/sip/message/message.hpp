@@ -148,9 +148,16 @@ class Message {
   Message();
   friend struct MessageParser;
 
-  // The bytes parsed from. Held through a pointer so that moving the Message
-  // never moves the characters (a short string lives inside std::string).
-  std::unique_ptr<std::string> data_;
+  // The bytes parsed from. Always heap-allocated (never in the string's small
+  // buffer; see ownHeap()), so moving the Message moves the pointer, not the
+  // characters, and views into it stay valid.
+  std::string data_;
+  // Makes data_ hold its characters on the heap, whatever its length.
+  void ownHeap() {
+    if (data_.capacity() < kHeapCapacity) data_.reserve(kHeapCapacity);
+  }
+  // Larger than any small-string buffer (15 characters in libstdc++, 22 in libc++).
+  static constexpr std::size_t kHeapCapacity = 32;
   // Text added by edits; list nodes never move, so views into them stay valid.
   std::forward_list<std::string> arena_;
   bool isRequest_ = true;

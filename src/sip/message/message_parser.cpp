@@ -11,6 +11,7 @@
 #include "sip/message/uri_internal.hpp"
 
 #include <array>
+#include <cstring>
 
 namespace tandem::sip {
 
@@ -29,19 +30,6 @@ constexpr std::size_t kMaxStartLine = 8 * 1024;
 // headers reach a few KiB.
 constexpr std::size_t kMaxHeaderLine = 32 * 1024;
 
-constexpr std::size_t kIdCount = static_cast<std::size_t>(HeaderId::Warning) + 1;
-
-struct HeaderIndex {
-  std::array<std::uint16_t, kIdCount> count{};
-  std::array<std::uint16_t, kIdCount> first{};
-
-  void add(HeaderId id, std::size_t index) {
-    auto i = static_cast<std::size_t>(id);
-    if (count[i]++ == 0) first[i] = static_cast<std::uint16_t>(index);
-  }
-  std::uint16_t n(HeaderId id) const { return count[static_cast<std::size_t>(id)]; }
-};
-
 std::string_view stripCr(std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   return line;
@@ -51,13 +39,15 @@ std::string_view stripCr(std::string_view line) {
 
 // Splits start line and header lines; returns an error when the message
 // cannot be split (the caller then returns no message).
-std::string_view MessageParser::split(Message& m, std::size_t& bodyStart) {
-  const std::string_view d = *m.data_;
+std::string_view MessageParser::split(Message& m, SplitInfo& info) {
+  const std::string_view d = m.data_;
+  const char* const base = d.data();
+  const std::size_t size = d.size();
   std::size_t pos = 0;
   // RFC 3261 §7.5: CRLFs before the start line are ignored (keep-alives).
-  while (pos < d.size() && (d[pos] == '\r' || d[pos] == '\n'))
+  while (pos < size && (d[pos] == '\r' || d[pos] == '\n'))
     ++pos;
-  if (pos == d.size()) return "Empty message";
+  if (pos == size) return "Empty message";
 
   std::size_t eol = d.find('\n', pos);
   if (eol == std::string_view::npos) return "Missing CRLF after start line";
@@ -65,7 +55,7 @@ std::string_view MessageParser::split(Message& m, std::size_t& bodyStart) {
   if (line.size() > kMaxStartLine) return "Start line too long";
   pos = eol + 1;
 
-  if (line.size() > 4 && iequals(line.substr(0, 4), "SIP/")) {
+  if (line.size() > 4 && iequalsLower(line.substr(0, 4), "sip/")) {
     //   Status-Line = SIP-Version SP Status-Code SP Reason-Phrase CRLF
     m.isRequest_ = false;
     std::size_t sp = line.find(' ');
@@ -86,55 +76,91 @@ std::string_view MessageParser::split(Message& m, std::size_t& bodyStart) {
     m.version_ = line.substr(sp2 + 1);
   }
 
-  // A rough line count sizes the header vector once.
-  m.headers_.reserve(24);
+  // Header lines are collected on the stack first, so that the vector is
+  // allocated once at its final size. Header is an implicit-lifetime aggregate:
+  // the storage needs no construction.
+  alignas(Header) unsigned char storage[sizeof(Header) * kMaxHeaders];
+  Header* const hs = reinterpret_cast<Header*>(storage);
+  std::size_t count = 0;
+  auto finish = [&](std::size_t bodyStart) {
+    m.headers_.assign(hs, hs + count);
+    info.bodyStart = bodyStart;
+    return std::string_view{};
+  };
+
   while (true) {
-    if (pos >= d.size()) {
+    if (pos >= size) {
       // The header section ended without its empty line. Accepted with an
       // empty body: the last header line itself was complete.
-      bodyStart = d.size();
-      return {};
+      return finish(size);
     }
-    if (d[pos] == '\n') {
-      bodyStart = pos + 1;
-      return {};
-    }
-    if (d[pos] == '\r' && pos + 1 < d.size() && d[pos + 1] == '\n') {
-      bodyStart = pos + 2;
-      return {};
-    }
-    if (isWsp(d[pos])) return "Malformed header line";
+    const char c = d[pos];
+    if (c == '\n') return finish(pos + 1);
+    if (c == '\r' && pos + 1 < size && d[pos + 1] == '\n') return finish(pos + 2);
+    if (isWsp(c)) return "Malformed header line";
     const std::size_t start = pos;
+
+    // The line ends at the first LF not followed by WSP (folding).
+    const void* firstNl = std::memchr(base + pos, '\n', size - pos);
+    if (firstNl == nullptr) return "Truncated header line";
+    std::size_t n = static_cast<std::size_t>(static_cast<const char*>(firstNl) - base);
+
+    // The common form, field-name *WSP ":", is recognised in one pass over the
+    // name; anything else takes the general path below. d[n] is an LF, which
+    // ends both loops without a bounds check.
+    std::size_t i = pos;
+    while (is(d[i], kToken))
+      ++i;
+    const std::size_t nameEnd = i;
+    while (isWsp(d[i]))
+      ++i;
+    const bool simple = nameEnd > start && d[i] == ':';
+    const std::size_t colonAt = i;
+
     std::size_t end = 0;
     while (true) {
-      std::size_t nl = d.find('\n', pos);
-      if (nl == std::string_view::npos) return "Truncated header line";
-      if (nl + 1 < d.size() && isWsp(d[nl + 1])) {
-        pos = nl + 1;  // folded: the value continues on the next line
-        if (pos - start > kMaxHeaderLine) return "Header line too long";
+      if (n + 1 < size && isWsp(d[n + 1])) {
+        // folded: the value continues on the next line
+        if (n + 1 - start > kMaxHeaderLine) return "Header line too long";
+        const void* nl = std::memchr(base + n + 1, '\n', size - n - 1);
+        if (nl == nullptr) return "Truncated header line";
+        n = static_cast<std::size_t>(static_cast<const char*>(nl) - base);
         continue;
       }
-      end = nl;
-      pos = nl + 1;
+      end = n;
+      pos = n + 1;
       break;
     }
     std::string_view hline = stripCr(d.substr(start, end - start));
     if (hline.size() > kMaxHeaderLine) return "Header line too long";
-    std::size_t colon = hline.find(':');
-    if (colon == std::string_view::npos) return "Malformed header line";
-    std::string_view name = hline.substr(0, colon);
-    while (!name.empty() && isWsp(name.back()))
-      name.remove_suffix(1);
-    if (!isToken(name)) return "Malformed header name";
-    if (m.headers_.size() >= kMaxHeaders) return "Too many headers";
-    m.headers_.push_back(Header{headerIdFromName(name), name, trimLws(hline.substr(colon + 1))});
+    std::string_view name;
+    std::string_view value;
+    HeaderId id = HeaderId::Other;
+    if (simple) {
+      name = d.substr(start, nameEnd - start);
+      value = trimLws(hline.substr(colonAt - start + 1));
+      id = headerIdFromToken(name);
+    } else {
+      std::size_t colon = hline.find(':');
+      if (colon == std::string_view::npos) return "Malformed header line";
+      name = hline.substr(0, colon);
+      while (!name.empty() && isWsp(name.back()))
+        name.remove_suffix(1);
+      if (!isToken(name)) return "Malformed header name";
+      value = trimLws(hline.substr(colon + 1));
+      id = headerIdFromToken(name);
+    }
+    if (count >= kMaxHeaders) return "Too many headers";
+    hs[count] = Header{id, name, value};
+    info.add(id, count);
+    ++count;
   }
 }
 
 namespace {
 
 bool isSipVersion(std::string_view v) {
-  return iequals(v, "SIP/2.0");
+  return iequalsLower(v, "sip/2.0");
 }
 
 bool validContact(std::string_view value) {
@@ -163,8 +189,9 @@ bool validDate(std::string_view value) {
 
 }  // namespace
 
-std::string_view MessageParser::validate(Message& m, std::size_t bodyStart) {
-  const std::string_view d = *m.data_;
+std::string_view MessageParser::validate(Message& m, const SplitInfo& idx) {
+  const std::string_view d = m.data_;
+  const std::size_t bodyStart = idx.bodyStart;
 
   // ---- Start line
   if (m.isRequest_) {
@@ -197,9 +224,6 @@ std::string_view MessageParser::validate(Message& m, std::size_t bodyStart) {
   }
 
   // ---- Header fields every request and response carries (RFC 3261 §8.1.1)
-  HeaderIndex idx;
-  for (std::size_t i = 0; i < m.headers_.size(); ++i)
-    idx.add(m.headers_[i].id, i);
   auto value = [&](HeaderId id) {
     return m.headers_[idx.first[static_cast<std::size_t>(id)]].value;
   };
@@ -232,8 +256,12 @@ std::string_view MessageParser::validate(Message& m, std::size_t bodyStart) {
   if (!parseNameAddr(value(HeaderId::From), scratch, false)) return "Bad From header";
   if (!parseNameAddr(value(HeaderId::To), scratch, false)) return "Bad To header";
 
-  for (const Header& h : m.headers_) {
-    if (h.id == HeaderId::Via && !validVia(h.value)) return "Bad Via header";
+  if (idx.n(HeaderId::Via) == 1) {
+    if (!validVia(value(HeaderId::Via))) return "Bad Via header";
+  } else {
+    for (const Header& h : m.headers_) {
+      if (h.id == HeaderId::Via && !validVia(h.value)) return "Bad Via header";
+    }
   }
 
   if (idx.n(HeaderId::MaxForwards) == 1) {
@@ -247,9 +275,17 @@ std::string_view MessageParser::validate(Message& m, std::size_t bodyStart) {
     if (!parseNumber<int>(mf, 255, v)) return "Max-Forwards too large";
   }
 
-  for (const Header& h : m.headers_) {
-    if (h.id == HeaderId::Contact && !validContact(h.value)) return "Bad Contact header";
-    if (h.id == HeaderId::Date && !validDate(h.value)) return "Bad Date header";
+  // In header order: the first bad Contact or Date line names the error.
+  const std::uint16_t contacts = idx.n(HeaderId::Contact);
+  const std::uint16_t dates = idx.n(HeaderId::Date);
+  if (contacts + dates == 1) {
+    if (contacts == 1 && !validContact(value(HeaderId::Contact))) return "Bad Contact header";
+    if (dates == 1 && !validDate(value(HeaderId::Date))) return "Bad Date header";
+  } else if (contacts + dates > 1) {
+    for (const Header& h : m.headers_) {
+      if (h.id == HeaderId::Contact && !validContact(h.value)) return "Bad Contact header";
+      if (h.id == HeaderId::Date && !validDate(h.value)) return "Bad Date header";
+    }
   }
 
   // ---- Body (RFC 3261 §18.3: octets after Content-Length are ignored for
@@ -271,13 +307,14 @@ std::string_view MessageParser::validate(Message& m, std::size_t bodyStart) {
 ParseResult MessageParser::parse(std::string data) {
   ParseResult result;
   std::unique_ptr<Message> m(new Message());
-  m->data_ = std::make_unique<std::string>(std::move(data));
-  std::size_t bodyStart = 0;
-  if (std::string_view err = split(*m, bodyStart); !err.empty()) {
+  m->data_ = std::move(data);
+  m->ownHeap();
+  SplitInfo info;
+  if (std::string_view err = split(*m, info); !err.empty()) {
     result.error = err;
     return result;
   }
-  result.error = validate(*m, bodyStart);
+  result.error = validate(*m, info);
   result.message = std::move(m);
   return result;
 }

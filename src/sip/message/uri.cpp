@@ -3,6 +3,7 @@
 #include "sip/message/chars.hpp"
 #include "sip/message/uri_internal.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 
@@ -133,19 +134,34 @@ bool isHost(std::string_view s) {
 
 // Takes "host[:port]" from the front of `s` (no LWS inside), leaving `s` after
 // the port.
-bool parseHostPort(std::string_view& s, std::string_view& host, std::uint16_t& port) {
-  std::size_t end = 0;
+bool takeHost(std::string_view& s, std::string_view& host) {
   if (!s.empty() && s.front() == '[') {
-    end = s.find(']');
+    std::size_t end = s.find(']');
     if (end == std::string_view::npos) return false;
     ++end;
-  } else {
-    while (end < s.size() && is(s[end], kHost))
-      ++end;
+    host = s.substr(0, end);
+    if (!isHost(host)) return false;
+    s.remove_prefix(end);
+    return true;
+  }
+  // hostname / IPv4address in one pass: what isHost() checks of the run of
+  // hostname characters (an alphanumeric first, no empty label inside).
+  if (s.empty() || !is(s.front(), kAlnum)) return false;
+  const char* p = s.data();
+  const std::size_t size = s.size();
+  std::size_t end = 1;
+  for (; end < size; ++end) {
+    const char c = p[end];
+    if (!is(c, kHost)) break;
+    if (c == '.' && p[end - 1] == '.') return false;
   }
   host = s.substr(0, end);
-  if (!isHost(host)) return false;
   s.remove_prefix(end);
+  return true;
+}
+
+bool parseHostPort(std::string_view& s, std::string_view& host, std::uint16_t& port) {
+  if (!takeHost(s, host)) return false;
   port = 0;
   if (!s.empty() && s.front() == ':') {
     s.remove_prefix(1);
@@ -168,6 +184,10 @@ constexpr std::uint16_t kHnvChar = kUnreserved | kHnvExtra;
 //   other-param    = pname [ "=" pvalue ]
 //   pname = 1*paramchar   pvalue = 1*paramchar
 bool parseUriParams(std::string_view s, std::vector<Param>* out) {
+  // One allocation, of the final size, when there are parameters to keep.
+  if (out && !s.empty()) {
+    out->reserve(out->size() + static_cast<std::size_t>(std::count(s.begin(), s.end(), ';')));
+  }
   while (!s.empty()) {
     if (s.front() != ';') return false;
     s.remove_prefix(1);
@@ -264,7 +284,10 @@ bool validOpaque(std::string_view rest) {
 }  // namespace
 
 bool parseUri(std::string_view text, Uri& out, bool keepParams) {
-  out = Uri{};
+  out.scheme = UriScheme::Other;
+  out.schemeText = out.user = out.password = out.host = out.headers = out.text = {};
+  out.port = 0;
+  out.params.clear();
   std::size_t colon = text.find(':');
   if (colon == 0 || colon == std::string_view::npos) return false;
   std::string_view scheme = text.substr(0, colon);
@@ -276,13 +299,13 @@ bool parseUri(std::string_view text, Uri& out, bool keepParams) {
   out.text = text;
   std::string_view rest = text.substr(colon + 1);
   bool ok = false;
-  if (iequals(scheme, "sip")) {
+  if (iequalsLower(scheme, "sip")) {
     out.scheme = UriScheme::Sip;
     ok = parseSipRest(rest, out, keepParams);
-  } else if (iequals(scheme, "sips")) {
+  } else if (iequalsLower(scheme, "sips")) {
     out.scheme = UriScheme::Sips;
     ok = parseSipRest(rest, out, keepParams);
-  } else if (iequals(scheme, "tel")) {
+  } else if (iequalsLower(scheme, "tel")) {
     out.scheme = UriScheme::Tel;
     ok = parseTelRest(rest, out, keepParams);
   } else {

@@ -4,6 +4,7 @@
 
 #include <random>
 #include <string>
+#include <vector>
 
 namespace tandem::sip {
 namespace {
@@ -257,6 +258,81 @@ TEST(MessageMove, ViewsSurviveMoves) {
       EXPECT_EQ(m.topVia()->host, "pc33.atlanta.com");
     }
   }
+}
+
+TEST(MessageMove, ShortMessageViewsSurviveMoves) {
+  // A message short enough for std::string's inline buffer: split succeeds (no
+  // headers), validation fails, and the views must still survive moves.
+  for (std::string text : {std::string("A B C\n"), std::string("SIP/2.0 200 OK\r\n")}) {
+    ParseResult r = Message::parse(text);
+    ASSERT_TRUE(r.message) << text;
+    EXPECT_FALSE(r.ok());
+    std::string_view version = r.message->version();
+    Message moved = std::move(*r.message);
+    std::vector<Message> v;
+    v.push_back(std::move(moved));
+    v.emplace_back(std::move(v.front()));
+    EXPECT_EQ(v.back().version(), version.size() == 1 ? "C" : "SIP/2.0");
+    EXPECT_EQ(v.back().version().data(), version.data());
+    auto copy = v.back().clone();
+    Message movedCopy = std::move(*copy);
+    EXPECT_EQ(movedCopy.version(), v.back().version());
+    EXPECT_NE(movedCopy.version().data(), version.data());
+  }
+}
+
+TEST(MessageMove, ResponseViewsSurviveMoves) {
+  auto req = mustParse(kInvite);
+  auto resp = makeResponse(*req, 200, "A", "t");
+  std::string_view reason = resp->reason();
+  Message moved = std::move(*resp);
+  EXPECT_EQ(moved.reason(), "A");
+  EXPECT_EQ(moved.reason().data(), reason.data());
+  EXPECT_NE(moved.first(HeaderId::To).find(";tag=t"), std::string_view::npos);
+}
+
+TEST(MessageParse, HeaderNamesAnyCaseAndCompact) {
+  std::string text(kInvite);
+  text = replaceAll(text, "Call-ID:", "cALL-iD :");
+  text = replaceAll(text, "Max-Forwards:", "MAX-FORWARDS\t:");
+  text = replaceAll(text, "Content-Type:", "c:");
+  auto m = mustParse(text);
+  EXPECT_EQ(m->callId(), "a84b4c76e66710@pc33.atlanta.com");
+  EXPECT_EQ(m->maxForwards(), 70);
+  EXPECT_EQ(m->first(HeaderId::ContentType), "application/sdp");
+  EXPECT_EQ(m->find(HeaderId::ContentType)->name, "c");
+  EXPECT_EQ(m->find(HeaderId::CallId)->name, "cALL-iD");
+  // Names that only look like known ones stay Other.
+  EXPECT_EQ(headerIdFromName("Call\rID"), HeaderId::Other);
+  EXPECT_EQ(headerIdFromName("Call_ID"), HeaderId::Other);
+  EXPECT_EQ(headerIdFromName("Vias"), HeaderId::Other);
+  EXPECT_EQ(headerIdFromName("X-Via"), HeaderId::Other);
+  EXPECT_EQ(headerIdFromName("PROXY-AUTHORIZATION"), HeaderId::ProxyAuthorization);
+  EXPECT_EQ(headerIdFromName("authentication-info"), HeaderId::AuthenticationInfo);
+  EXPECT_EQ(headerIdFromName("b"), HeaderId::Other);
+  EXPECT_EQ(headerIdFromName(""), HeaderId::Other);
+  EXPECT_EQ(headerIdFromName("Content-Lengt"), HeaderId::Other);
+  for (HeaderId id = HeaderId::Accept; id <= HeaderId::Warning;
+       id = static_cast<HeaderId>(static_cast<int>(id) + 1)) {
+    EXPECT_EQ(headerIdFromName(headerName(id)), id) << headerName(id);
+  }
+}
+
+TEST(MessageParse, HeaderLineErrors) {
+  std::string text(kInvite);
+  EXPECT_EQ(errorOf(replaceAll(text, "Max-Forwards: 70", "Max\rForwards: 70")),
+            "Malformed header name");
+  EXPECT_EQ(errorOf(replaceAll(text, "Max-Forwards: 70", "Max-Forwards 70")),
+            "Malformed header line");
+  EXPECT_EQ(errorOf(replaceAll(text, "Max-Forwards: 70", ": 70")), "Malformed header name");
+  EXPECT_EQ(errorOf(replaceAll(text, "Max-Forwards: 70", "Max-Forwards\r\n : 70")),
+            "Malformed header name");
+  EXPECT_EQ(errorOf("INVITE sip:a@b SIP/2.0\r\nVia: x"), "Truncated header line");
+  EXPECT_EQ(errorOf("INVITE sip:a@b SIP/2.0\r\nVia: x\r\n y"), "Truncated header line");
+  // A folded value keeps its fold; the line ends at the LF without WSP.
+  auto f = mustParse(replaceAll(text, "CSeq: 314159 INVITE", "CSeq: 314159\r\n INVITE"));
+  EXPECT_EQ(f->first(HeaderId::CSeq), "314159\r\n INVITE");
+  EXPECT_EQ(f->cseq()->number, 314159u);
 }
 
 TEST(MessageEdit, ProxyForwarding) {
