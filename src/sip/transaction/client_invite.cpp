@@ -28,14 +28,15 @@ Outcome ClientInviteTransaction::onResponse(const Message& response) {
         // sends the ACK; later 2xx from other branches of a fork go up too.
         state_ = State::Accepted;
         stopTimers();
+        keepOnly();
         startLifetimeTimer(TxTimer::TimerM, config().timerM());
-        return Outcome::tell(Outcome::Report::Response);
+        return Outcome::finalResponse();
       }
       return complete(response);
     case State::Completed:
       // §17.1.1.2: a retransmitted final response gets the ACK again and is
       // not passed up.
-      if (status >= 300 && !ack_.empty()) sendCopy(ack_);
+      if (status >= 300) resend();
       return Outcome::absorb();
     case State::Accepted:
       if (status >= 200 && status < 300) return Outcome::tell(Outcome::Report::Response);
@@ -49,23 +50,25 @@ Outcome ClientInviteTransaction::onResponse(const Message& response) {
 Outcome ClientInviteTransaction::complete(const Message& response) {
   state_ = State::Completed;
   stopTimers();
-  ack_ = buildAckForNon2xx(request(), response);
+  std::string ack = buildAckForNon2xx(*request(), response);
   // A lost ACK is recovered by the server's retransmission of the response.
   if (reliable()) {
-    sendOnce(std::move(ack_));
-    ack_.clear();
+    keepOnly();
+    sendOnce(std::move(ack));
     return Outcome::terminate(Outcome::Report::Response);  // Timer D is 0
   }
-  sendCopy(ack_);
+  // From here on only the ACK is kept, for retransmitted finals.
+  keepOnly(std::move(ack));
+  resend();
   startLifetimeTimer(TxTimer::TimerD, config().timerD());
-  return Outcome::tell(Outcome::Report::Response);
+  return Outcome::finalResponse();
 }
 
 Outcome ClientInviteTransaction::onTimer(TxTimer which) {
   switch (which) {
     case TxTimer::TimerA:
       if (state_ != State::Calling) return {};
-      if (!retransmitRequest()) return fail();
+      if (!resend()) return fail();
       timerA_ *= 2;  // §17.1.1.2: no T2 cap for INVITE; Timer B ends it
       startRetransmitTimer(TxTimer::TimerA, timerA_);
       return {};
@@ -89,8 +92,18 @@ std::string buildAckForNon2xx(const Message& invite, const Message& response) {
   if (const auto values = splitCommaList(topVia); !values.empty()) topVia = values.front();
   const auto cseq = invite.cseq();
 
+  const std::string_view from = invite.first(HeaderId::From);
+  const std::string_view to = response.first(HeaderId::To);
+  const std::string number = std::to_string(cseq ? cseq->number : 0);
+  // The exact size: the bytes stay in the transaction for all of Timer D.
+  std::size_t size = invite.requestUriText().size() + topVia.size() + from.size() + to.size() +
+                     invite.callId().size() + number.size() + 97;
+  for (const Header& h : invite.headers()) {
+    if (h.id == HeaderId::Route) size += h.value.size() + 9;
+  }
+
   std::string ack;
-  ack.reserve(512);
+  ack.reserve(size);
   ack.append("ACK ").append(invite.requestUriText()).append(" SIP/2.0\r\n");
   ack.append("Via: ").append(topVia).append("\r\n");
   // §17.1.1.3: the Route header fields of the request, in the same order.
@@ -98,10 +111,10 @@ std::string buildAckForNon2xx(const Message& invite, const Message& response) {
     if (h.id == HeaderId::Route) ack.append("Route: ").append(h.value).append("\r\n");
   }
   ack.append("Max-Forwards: 70\r\n");
-  ack.append("From: ").append(invite.first(HeaderId::From)).append("\r\n");
-  ack.append("To: ").append(response.first(HeaderId::To)).append("\r\n");
+  ack.append("From: ").append(from).append("\r\n");
+  ack.append("To: ").append(to).append("\r\n");
   ack.append("Call-ID: ").append(invite.callId()).append("\r\n");
-  ack.append("CSeq: ").append(std::to_string(cseq ? cseq->number : 0)).append(" ACK\r\n");
+  ack.append("CSeq: ").append(number).append(" ACK\r\n");
   ack.append("Content-Length: 0\r\n\r\n");
   return ack;
 }

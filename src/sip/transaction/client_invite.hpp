@@ -12,6 +12,9 @@
 //   Completed  --Timer D-->  Terminated;  Accepted --Timer M--> Terminated
 //
 // Reliable transports: no Timer A, and Timer D is 0.
+//
+// On the final response the request is freed: Completed keeps only the ACK's
+// bytes (UDP), Accepted nothing but the key and flow (2xx go to the TU).
 
 #include "sip/transaction/transaction.hpp"
 
@@ -38,7 +41,6 @@ class ClientInviteTransaction final : public ClientTransaction {
 
   State state_ = State::Calling;
   core::Millis timerA_{0};  // the current Timer A interval
-  std::string ack_;         // the ACK for the non-2xx final response (§17.1.1.3)
 };
 
 // The ACK a client INVITE transaction sends for a 300-699 response (§17.1.1.3):

@@ -24,9 +24,10 @@ Outcome ClientNonInviteTransaction::onResponse(const Message& response) {
       }
       state_ = State::Completed;
       stopTimers();
+      keepOnly();  // Completed only absorbs retransmitted responses
       if (reliable()) return Outcome::terminate(Outcome::Report::Response);  // Timer K is 0
       startLifetimeTimer(TxTimer::TimerK, config().timerK());
-      return Outcome::tell(Outcome::Report::Response);
+      return Outcome::finalResponse();
     case State::Completed:
       return Outcome::absorb();
     case State::Terminated:
@@ -39,7 +40,7 @@ Outcome ClientNonInviteTransaction::onTimer(TxTimer which) {
   switch (which) {
     case TxTimer::TimerE:
       if (state_ != State::Trying && state_ != State::Proceeding) return {};
-      if (!retransmitRequest()) return fail();
+      if (!resend()) return fail();
       timerE_ = state_ == State::Trying ? std::min(2 * timerE_, config().t2) : config().t2;
       startRetransmitTimer(TxTimer::TimerE, timerE_);
       return {};

@@ -1,6 +1,8 @@
 #include "sip/transaction/matching.hpp"
 
+#include <algorithm>
 #include <functional>
+#include <limits>
 
 namespace tandem::sip {
 
@@ -15,6 +17,34 @@ std::size_t MatchKeyHash::operator()(const MatchKey& k) const noexcept {
   const std::size_t h = std::hash<std::string_view>{}(k.branch);
   return h ^
          (std::hash<std::string_view>{}(k.method) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
+}
+
+namespace {
+
+std::uint16_t clampLength(std::size_t n) {
+  return static_cast<std::uint16_t>(
+      std::min<std::size_t>(n, std::numeric_limits<std::uint16_t>::max()));
+}
+
+}  // namespace
+
+OwnedKey::OwnedKey(const MatchKey& key)
+    : text_(inline_),
+      branchLen_(clampLength(key.branch.size())),
+      methodLen_(clampLength(key.method.size())),
+      hostLen_(clampLength(key.sentByHost.size())),
+      port_(key.sentByPort) {
+  // The parser bounds messages far below 64 KiB per field; clamping is defence only.
+  const std::size_t size = std::size_t{branchLen_} + methodLen_ + hostLen_;
+  if (size > kInline) text_ = new char[size];
+  char* out = std::copy_n(key.branch.data(), branchLen_, text_);
+  out = std::copy_n(key.method.data(), methodLen_, out);
+  std::copy_n(key.sentByHost.data(), hostLen_, out);
+  hash_ = MatchKeyHash{}(get());
+}
+
+OwnedKey::~OwnedKey() {
+  if (text_ != inline_) delete[] text_;
 }
 
 namespace {

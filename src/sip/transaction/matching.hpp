@@ -15,8 +15,8 @@
 
 namespace tandem::sip {
 
-// Views into storage the owner of the key keeps alive (the client request, or a
-// server transaction's own copy). Client keys leave sent-by empty.
+// Views into storage the owner of the key keeps alive (a message being matched,
+// or a transaction's OwnedKey). Client keys leave sent-by empty.
 struct MatchKey {
   std::string_view branch;
   std::string_view method;  // request method, CSeq method for responses
@@ -29,6 +29,32 @@ struct MatchKey {
 
 struct MatchKeyHash {
   std::size_t operator()(const MatchKey& k) const noexcept;
+};
+
+// A transaction's own copy of its MatchKey, so the key outlives the request it
+// came from. The text lives in one buffer, inside the object for the usual
+// lengths (no allocation), with the hash computed once. Never copied or moved.
+class OwnedKey {
+ public:
+  explicit OwnedKey(const MatchKey& key);
+  ~OwnedKey();
+  OwnedKey(const OwnedKey&) = delete;
+  OwnedKey& operator=(const OwnedKey&) = delete;
+
+  MatchKey get() const {
+    return MatchKey{{text_, branchLen_},
+                    {text_ + branchLen_, methodLen_},
+                    {text_ + branchLen_ + methodLen_, hostLen_},
+                    port_};
+  }
+  std::size_t hash() const { return hash_; }
+
+ private:
+  static constexpr std::size_t kInline = 64;
+  std::size_t hash_ = 0;
+  char* text_;  // inline_, or a heap buffer for a longer key
+  std::uint16_t branchLen_, methodLen_, hostLen_, port_;
+  char inline_[kInline];
 };
 
 // §17.2.3, RFC 2543 fallback. `original` created the server transaction;

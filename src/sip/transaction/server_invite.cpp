@@ -40,6 +40,7 @@ Outcome ServerInviteTransaction::respond(const Message& response) {
         // this transaction, so the bytes are not kept.
         if (!sendResponse(response, false)) return {};
         state_ = State::Accepted;
+        dropLastResponse();  // the last provisional: never resent from here
         startLifetimeTimer(TxTimer::TimerL, config().timerL());
         return {};
       }
@@ -67,6 +68,7 @@ Outcome ServerInviteTransaction::onAck() {
     case State::Completed:
       state_ = State::Confirmed;
       stopTimers();
+      dropLastResponse();  // Confirmed only absorbs ACKs
       if (reliable()) {
         state_ = State::Terminated;  // Timer I is 0
         return Outcome::terminate();

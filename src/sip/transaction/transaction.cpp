@@ -4,8 +4,9 @@ namespace tandem::sip {
 
 // ---- Transaction
 
-Transaction::Transaction(TransactionHost& host, TransactionId id, const Flow& flow)
-    : host_(host), id_(id), flow_(flow) {}
+Transaction::Transaction(TransactionHost& host, TransactionId id, const Flow& flow,
+                         const MatchKey& key)
+    : host_(host), id_(id), flow_(flow), key_(key) {}
 
 Transaction::~Transaction() {
   stopTimers();
@@ -59,7 +60,7 @@ void Transaction::deferFailure() {
 ClientTransaction::ClientTransaction(TransactionHost& host, TransactionId id, const Flow& to,
                                      std::unique_ptr<Message> request, const MatchKey& key,
                                      ClientTransactionUser& user)
-    : Transaction(host, id, to), request_(std::move(request)), key_(key), user_(&user) {}
+    : Transaction(host, id, to, key), request_(std::move(request)), user_(&user) {}
 
 bool ClientTransaction::sendRequest() {
   bool ok;
@@ -74,20 +75,6 @@ bool ClientTransaction::sendRequest() {
 }
 
 // ---- ServerTransaction
-
-ServerTransaction::ServerTransaction(TransactionHost& host, TransactionId id,
-                                     const Flow& responseFlow, const MatchKey& key)
-    : Transaction(host, id, responseFlow) {
-  // One allocation holds the key's text; the views below point into it, and
-  // the transaction lives on the heap and never moves.
-  keyStorage_.reserve(key.branch.size() + key.method.size() + key.sentByHost.size());
-  keyStorage_.append(key.branch).append(key.method).append(key.sentByHost);
-  const std::string_view s = keyStorage_;
-  key_.branch = s.substr(0, key.branch.size());
-  key_.method = s.substr(key.branch.size(), key.method.size());
-  key_.sentByHost = s.substr(key.branch.size() + key.method.size());
-  key_.sentByPort = key.sentByPort;
-}
 
 bool ServerTransaction::sendResponse(const Message& response, bool keep) {
   bool ok;

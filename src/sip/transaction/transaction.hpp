@@ -53,10 +53,15 @@ struct Outcome {
   Report report = Report::None;
   bool terminated = false;  // the machine reached Terminated: the layer removes it
   bool absorbed = false;    // a retransmission was absorbed (statistics)
+  // Client: the final response arrived; once the TU has seen it, the layer
+  // frees the request (ClientTransaction::releaseRequest).
+  bool releaseRequest = false;
 
-  static Outcome tell(Report r) { return {r, false, false}; }
-  static Outcome terminate(Report r = Report::None) { return {r, true, false}; }
-  static Outcome absorb() { return {Report::None, false, true}; }
+  static Outcome tell(Report r) { return {r, false, false, false}; }
+  static Outcome terminate(Report r = Report::None) { return {r, true, false, false}; }
+  static Outcome absorb() { return {Report::None, false, true, false}; }
+  // Client: a final response that leaves the machine in Completed or Accepted.
+  static Outcome finalResponse() { return {Report::Response, false, false, true}; }
 };
 
 // Implemented by the layer.
@@ -75,7 +80,8 @@ class TransactionHost {
 
 class Transaction {
  public:
-  Transaction(TransactionHost& host, TransactionId id, const Flow& flow);
+  // `key` may view a message that goes away: the transaction copies it.
+  Transaction(TransactionHost& host, TransactionId id, const Flow& flow, const MatchKey& key);
   virtual ~Transaction();
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
@@ -86,6 +92,10 @@ class Transaction {
   // The stream connection a client transaction's responses arrived on, once known.
   void setConnection(ConnectionId c) { flow_.connection = c; }
   bool reliable() const { return isReliable(flow_.transport); }
+  // Client: branch and CSeq method (§17.1.3). Server: branch, sent-by and
+  // method (§17.2.3). Owned by the transaction, for its whole life.
+  MatchKey key() const { return key_.get(); }
+  std::size_t keyHash() const { return key_.hash(); }
 
   virtual bool isClient() const = 0;
   virtual bool isInvite() const = 0;
@@ -120,6 +130,7 @@ class Transaction {
   TransactionHost& host_;
   const TransactionId id_;
   Flow flow_;
+  OwnedKey key_;
   core::TimerService::TimerId retransmitTimer_ = 0;
   core::TimerService::TimerId lifetimeTimer_ = 0;
 };
@@ -128,15 +139,16 @@ class Transaction {
 
 class ClientTransaction : public Transaction {
  public:
-  // `key` views `request` (its top Via branch and its method).
+  // `key`: the request's top Via branch and its method.
   ClientTransaction(TransactionHost& host, TransactionId id, const Flow& to,
                     std::unique_ptr<Message> request, const MatchKey& key,
                     ClientTransactionUser& user);
 
   bool isClient() const final { return true; }
-  const Message& request() const { return *request_; }
-  // Branch and CSeq method (§17.1.3), viewing the request this transaction owns.
-  const MatchKey& key() const { return key_; }
+  // The request, until the TU has handled the final response; nullptr after
+  // (Completed, Accepted), when the transaction keeps only what the RFC needs.
+  const Message* request() const { return request_.get(); }
+  void releaseRequest() { request_.reset(); }
   ClientTransactionUser* user() const { return user_; }
   void detach() { user_ = nullptr; }
 
@@ -149,11 +161,21 @@ class ClientTransaction : public Transaction {
   // Serialises the request once; sends it. On unreliable transports keeps the
   // bytes for retransmission. False when the transport refused it.
   bool sendRequest();
-  bool retransmitRequest() { return sendCopy(bytes_); }
+  // Sends the kept bytes again: the request before the final response, the
+  // ACK for a non-2xx final after it (INVITE, Completed).
+  bool resend() { return bytes_.empty() || sendCopy(bytes_); }
+  // The final response arrived: frees the request's bytes (the request goes
+  // once the TU has seen the response, see Outcome::releaseRequest). With
+  // `ack` (INVITE, non-2xx, unreliable transports) the ACK's bytes stay for
+  // resend().
+  void keepOnly(std::string ack = {}) {
+    // Swapped rather than move-assigned: assigning a short string would keep
+    // the request's buffer.
+    std::string(std::move(ack)).swap(bytes_);
+  }
 
  private:
   std::unique_ptr<Message> request_;
-  MatchKey key_;
   ClientTransactionUser* user_;
   std::string bytes_;
 };
@@ -163,11 +185,9 @@ class ClientTransaction : public Transaction {
 class ServerTransaction : public Transaction {
  public:
   // `key` views the request, which goes to the TU: the transaction copies it.
-  ServerTransaction(TransactionHost& host, TransactionId id, const Flow& responseFlow,
-                    const MatchKey& key);
+  using Transaction::Transaction;
 
   bool isClient() const final { return false; }
-  const MatchKey& key() const { return key_; }
   // True once a final response was handed to the transport.
   bool finalSent() const { return finalSent_; }
 
@@ -195,11 +215,11 @@ class ServerTransaction : public Transaction {
   // the transaction is Terminated and the failure reported later.
   bool sendResponse(const Message& response, bool keep);
   bool resendLast();
+  // Nothing left to resend (INVITE in Accepted or Confirmed): frees the bytes.
+  void dropLastResponse() { std::string().swap(lastResponse_); }
   void setToTag(std::string_view tag) { toTag_.assign(tag); }
 
  private:
-  std::string keyStorage_;
-  MatchKey key_;
   std::string lastResponse_;
   std::string toTag_;
   std::unique_ptr<Message> legacy_;

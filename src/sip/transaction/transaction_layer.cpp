@@ -14,6 +14,7 @@
 #include <array>
 #include <random>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace tandem::sip {
@@ -70,6 +71,25 @@ std::string reasonFrom(std::string_view error) {
   }
   return reason;
 }
+
+// Indexes of transactions by their own key: a set of pointers, looked up by
+// MatchKey, costs one 16-byte node per transaction (the key and its hash live
+// in the transaction).
+struct ByKeyHash {
+  using is_transparent = void;
+  std::size_t operator()(const Transaction* tx) const noexcept { return tx->keyHash(); }
+  std::size_t operator()(const MatchKey& k) const noexcept { return MatchKeyHash{}(k); }
+};
+
+struct ByKeyEqual {
+  using is_transparent = void;
+  bool operator()(const Transaction* a, const Transaction* b) const { return a->key() == b->key(); }
+  bool operator()(const MatchKey& k, const Transaction* tx) const { return k == tx->key(); }
+  bool operator()(const Transaction* tx, const MatchKey& k) const { return k == tx->key(); }
+};
+
+template <class T>
+using KeyIndex = std::unordered_set<T*, ByKeyHash, ByKeyEqual>;
 
 constexpr std::string_view kInvite = "INVITE";
 constexpr std::string_view kCancel = "CANCEL";
@@ -153,12 +173,16 @@ struct TransactionLayer::Impl final : TransactionHost {
       case Outcome::Report::AckToUser:
         break;
     }
-    if (o.terminated) remove(id);
+    if (o.terminated) {
+      remove(id);
+    } else if (o.releaseRequest) {
+      if (ClientTransaction* tx = client(id)) tx->releaseRequest();
+    }
   }
 
   // ---- Bookkeeping
   void addClient(std::unique_ptr<ClientTransaction> tx) {
-    clients.emplace(tx->key(), tx.get());
+    clients.insert(tx.get());
     if (tx->flow().connection != 0) byConnection.emplace(tx->flow().connection, tx->id());
     ++stats.clientTransactions;
     const TransactionId id = tx->id();
@@ -177,7 +201,7 @@ struct TransactionLayer::Impl final : TransactionHost {
     }
     ServerTransaction* raw = tx.get();
     if (via.hasRfc3261Branch()) {
-      servers.emplace(raw->key(), raw);
+      servers.insert(raw);
     } else {
       raw->setLegacyRequest(request.clone());
       legacy.emplace(raw->legacyRequest()->callId(), raw);
@@ -193,8 +217,8 @@ struct TransactionLayer::Impl final : TransactionHost {
     if (it == all.end()) return;
     Transaction* tx = it->second.get();
     if (tx->isClient()) {
-      const auto c = clients.find(static_cast<ClientTransaction*>(tx)->key());
-      if (c != clients.end() && c->second == tx) clients.erase(c);
+      const auto c = clients.find(tx->key());
+      if (c != clients.end() && *c == tx) clients.erase(c);
       --stats.clientTransactions;
     } else {
       auto* s = static_cast<ServerTransaction*>(tx);
@@ -208,7 +232,7 @@ struct TransactionLayer::Impl final : TransactionHost {
         }
       } else {
         const auto k = servers.find(s->key());
-        if (k != servers.end() && k->second == s) servers.erase(k);
+        if (k != servers.end() && *k == s) servers.erase(k);
       }
       --stats.serverTransactions;
     }
@@ -244,7 +268,7 @@ struct TransactionLayer::Impl final : TransactionHost {
                                 std::string_view method) const {
     if (via.hasRfc3261Branch()) {
       const auto it = servers.find(MatchKey{via.branch(), method, via.host, via.port});
-      return it == servers.end() ? nullptr : it->second;
+      return it == servers.end() ? nullptr : *it;
     }
     auto [b, e] = legacy.equal_range(request.callId());
     for (auto it = b; it != e; ++it) {
@@ -328,7 +352,7 @@ struct TransactionLayer::Impl final : TransactionHost {
     const auto cseq = response->cseq();
     if (via && cseq) {
       const auto it = clients.find(MatchKey{via->branch(), cseq->method, {}, 0});
-      if (it != clients.end()) tx = it->second;
+      if (it != clients.end()) tx = *it;
     }
     if (tx == nullptr) {
       if (user != nullptr) user->onStrayResponse(std::move(response), from);
@@ -379,8 +403,8 @@ struct TransactionLayer::Impl final : TransactionHost {
   // Owns every live transaction. The indexes below hold plain pointers, erased
   // before the transaction is destroyed.
   std::unordered_map<TransactionId, std::unique_ptr<Transaction>> all;
-  std::unordered_map<MatchKey, ClientTransaction*, MatchKeyHash> clients;
-  std::unordered_map<MatchKey, ServerTransaction*, MatchKeyHash> servers;
+  KeyIndex<ClientTransaction> clients;
+  KeyIndex<ServerTransaction> servers;
   std::unordered_multimap<std::string_view, ServerTransaction*> legacy;  // by Call-ID
   std::unordered_multimap<ConnectionId, TransactionId> byConnection;
 };
@@ -412,10 +436,9 @@ TransactionId TransactionLayer::sendRequest(std::unique_ptr<Message> request, co
     impl_->log->error("sendRequest: no branch in top Via; Call-ID {}", request->callId());
     return 0;
   }
-  // Views into the request, which the transaction owns from here on (moving
-  // the unique_ptr leaves the Message, and what the views see, in place).
+  // Views into the request; the transaction copies them.
   const MatchKey key{via->branch(), request->methodText(), {}, 0};
-  if (impl_->clients.contains(key)) {
+  if (impl_->clients.find(key) != impl_->clients.end()) {
     impl_->log->error("sendRequest: branch {} already in use", via->branch());
     return 0;
   }
@@ -439,7 +462,7 @@ void TransactionLayer::detach(TransactionId tx) {
 
 const Message* TransactionLayer::clientRequest(TransactionId tx) const {
   const ClientTransaction* c = impl_->client(tx);
-  return c != nullptr ? &c->request() : nullptr;
+  return c != nullptr ? c->request() : nullptr;
 }
 
 const Flow* TransactionLayer::clientFlow(TransactionId tx) const {

@@ -88,8 +88,11 @@ class TransactionLayer final : public TransportListener {
   // Forgets the ClientTransactionUser of `tx` (the TU is going away); the
   // machine still runs to completion.
   void detach(TransactionId tx);
-  // The request that client transaction `tx` sent (to build a CANCEL or ACK);
-  // nullptr when it is gone.
+  // The request that client transaction `tx` sent (to build a CANCEL, or a
+  // retry from inside onResponse). nullptr when the transaction is gone, and
+  // once the ClientTransactionUser has handled its final response (onResponse
+  // returned): in Completed and Accepted the transaction keeps only what the
+  // RFC needs to absorb retransmissions, not the request.
   const Message* clientRequest(TransactionId tx) const;
   const Flow* clientFlow(TransactionId tx) const;
 

@@ -45,9 +45,11 @@ TEST_F(ClientInvite, Non2xxFinalIsAcknowledgedByTheTransactionOnTheSameBranch) {
       outgoing("INVITE", "Route: <sip:p1.example.com;lr>\r\nRoute: <sip:p2.example.com;lr>\r\n");
   const std::string branch(invite->topVia()->branch());
   const TransactionId tx = layer.sendRequest(std::move(invite), udpFlow(), client);
-  layer.onMessage(responseTo(*layer.clientRequest(tx), 486, "busy-tag"), udpFlow());
+  const auto sent = layer.clientRequest(tx)->clone();
+  layer.onMessage(responseTo(*sent, 486, "busy-tag"), udpFlow());
   ASSERT_EQ(client.responses.size(), 1u);
   EXPECT_EQ(client.responses[0].status, 486);
+  EXPECT_EQ(layer.clientRequest(tx), nullptr);  // released once the TU saw the 486
 
   ASSERT_EQ(sender.sent.size(), 2u);
   const auto ack = sender.last();
@@ -64,7 +66,7 @@ TEST_F(ClientInvite, Non2xxFinalIsAcknowledgedByTheTransactionOnTheSameBranch) {
             (std::vector<std::string_view>{"<sip:p1.example.com;lr>", "<sip:p2.example.com;lr>"}));
 
   // Completed: a retransmitted 486 gets the ACK again and stays below the TU.
-  const std::string retransmission = responseTo(*layer.clientRequest(tx), 486, "busy-tag");
+  const std::string retransmission = responseTo(*sent, 486, "busy-tag");
   layer.onMessage(retransmission, udpFlow());
   EXPECT_EQ(client.responses.size(), 1u);
   ASSERT_EQ(sender.sent.size(), 3u);
@@ -73,9 +75,9 @@ TEST_F(ClientInvite, Non2xxFinalIsAcknowledgedByTheTransactionOnTheSameBranch) {
 
   // Timer D (32 s on UDP) ends it; no timeout is reported.
   advance(31999);
-  EXPECT_NE(layer.clientRequest(tx), nullptr);
+  EXPECT_NE(layer.clientFlow(tx), nullptr);
   advance(1);
-  EXPECT_EQ(layer.clientRequest(tx), nullptr);
+  EXPECT_EQ(layer.clientFlow(tx), nullptr);
   EXPECT_TRUE(client.timeouts.empty());
   layer.onMessage(retransmission, udpFlow());
   EXPECT_EQ(user.strays.size(), 1u);
@@ -83,24 +85,26 @@ TEST_F(ClientInvite, Non2xxFinalIsAcknowledgedByTheTransactionOnTheSameBranch) {
 
 TEST_F(ClientInvite, TwoHundredEntersAcceptedAndPassesRetransmissionsUntilTimerM) {
   const TransactionId tx = layer.sendRequest(outgoing("INVITE"), udpFlow(), client);
-  const std::string ok = responseTo(*layer.clientRequest(tx), 200, "callee-1");
+  const auto sent = layer.clientRequest(tx)->clone();
+  const std::string ok = responseTo(*sent, 200, "callee-1");
   layer.onMessage(ok, udpFlow());
   ASSERT_EQ(client.responses.size(), 1u);
-  EXPECT_EQ(sender.sent.size(), 1u);  // the TU, not the transaction, ACKs a 2xx
+  EXPECT_EQ(layer.clientRequest(tx), nullptr);  // Accepted keeps no request
+  EXPECT_EQ(sender.sent.size(), 1u);            // the TU, not the transaction, ACKs a 2xx
 
   advance(1000);
-  EXPECT_EQ(sender.sent.size(), 1u);  // Timer A stopped
-  layer.onMessage(ok, udpFlow());     // retransmission
-  layer.onMessage(responseTo(*layer.clientRequest(tx), 200, "callee-2"), udpFlow());  // a fork
-  layer.onMessage(responseTo(*layer.clientRequest(tx), 486, "callee-3"), udpFlow());  // absorbed
+  EXPECT_EQ(sender.sent.size(), 1u);                               // Timer A stopped
+  layer.onMessage(ok, udpFlow());                                  // retransmission
+  layer.onMessage(responseTo(*sent, 200, "callee-2"), udpFlow());  // a fork
+  layer.onMessage(responseTo(*sent, 486, "callee-3"), udpFlow());  // absorbed
   ASSERT_EQ(client.responses.size(), 3u);
   EXPECT_EQ(client.responses[1].toTag, "callee-1");
   EXPECT_EQ(client.responses[2].toTag, "callee-2");
 
   advance(32000 - 1000 - 1);  // Timer M = 64*T1 from the first 2xx
-  EXPECT_NE(layer.clientRequest(tx), nullptr);
+  EXPECT_NE(layer.clientFlow(tx), nullptr);
   advance(1);
-  EXPECT_EQ(layer.clientRequest(tx), nullptr);
+  EXPECT_EQ(layer.clientFlow(tx), nullptr);
   layer.onMessage(ok, udpFlow());
   EXPECT_EQ(client.responses.size(), 3u);
   EXPECT_EQ(user.strays.size(), 1u);
@@ -115,7 +119,7 @@ TEST_F(ClientInvite, ReliableTransportHasNoTimerAAndNoTimerD) {
   EXPECT_EQ(client.responses.size(), 1u);
   ASSERT_EQ(sender.sent.size(), 2u);
   EXPECT_EQ(sender.last()->method(), Method::Ack);
-  EXPECT_EQ(layer.clientRequest(tx), nullptr);  // Timer D is 0
+  EXPECT_EQ(layer.clientFlow(tx), nullptr);  // Timer D is 0
   EXPECT_EQ(timers.pending(), 0u);
 }
 
@@ -222,7 +226,60 @@ TEST_F(ClientInvite, UserMayStartTransactionsFromItsCallback) {
   layer.onMessage(responseTo(*layer.clientRequest(tx), 486), udpFlow());
   EXPECT_NE(second, 0u);
   EXPECT_NE(layer.clientRequest(second), nullptr);
-  EXPECT_NE(layer.clientRequest(tx), nullptr);  // Completed, Timer D running
+  EXPECT_NE(layer.clientFlow(tx), nullptr);  // Completed, Timer D running
+  EXPECT_EQ(layer.clientRequest(tx), nullptr);
+}
+
+TEST_F(ClientInvite, CompletedResendsTheSameAckForEveryRetransmittedFinal) {
+  const TransactionId tx = layer.sendRequest(outgoing("INVITE"), udpFlow(), client);
+  const std::string busy = responseTo(*layer.clientRequest(tx), 486, "busy-tag");
+  layer.onMessage(busy, udpFlow());
+  ASSERT_EQ(sender.sent.size(), 2u);
+  const std::string ack = sender.sent[1].data;
+  EXPECT_EQ(layer.clientRequest(tx), nullptr);
+  for (const long at : {100, 5000, 31000}) {
+    advance(at - elapsed());
+    layer.onMessage(busy, udpFlow());
+    EXPECT_EQ(sender.last()->method(), Method::Ack);
+    EXPECT_EQ(sender.sent.back().data, ack);
+  }
+  EXPECT_EQ(sender.sent.size(), 5u);  // Timer A stopped: no request retransmission
+  EXPECT_EQ(client.responses.size(), 1u);
+  EXPECT_EQ(layer.stats().retransmissionsAbsorbed, 3u);
+}
+
+TEST_F(ClientInvite, AcceptedPassesEvery2xxToTheUserAfterReleasingTheRequest) {
+  const TransactionId tx = layer.sendRequest(outgoing("INVITE"), udpFlow(), client);
+  const std::string ok = responseTo(*layer.clientRequest(tx), 200, "callee-1");
+  layer.onMessage(ok, udpFlow());
+  EXPECT_EQ(layer.clientRequest(tx), nullptr);
+  for (const long at : {500, 4000, 31000}) {
+    advance(at - elapsed());
+    layer.onMessage(ok, udpFlow());
+  }
+  ASSERT_EQ(client.responses.size(), 4u);
+  for (const auto& r : client.responses) {
+    EXPECT_EQ(r.tx, tx);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.toTag, "callee-1");
+  }
+  EXPECT_EQ(sender.sent.size(), 1u);  // no ACK, no retransmission from the transaction
+  EXPECT_TRUE(user.strays.empty());
+}
+
+TEST_F(ClientInvite, UserMayReadTheRequestWhileHandlingTheFinalResponse) {
+  // A proxy or UAC handling a final response (e.g. a 407) may still read the
+  // request; it is released only after onResponse returns.
+  const TransactionId tx = layer.sendRequest(outgoing("INVITE"), udpFlow(), client);
+  std::vector<bool> seen;
+  client.onResponseHook = [&](TransactionId id, const Message&) {
+    seen.push_back(layer.clientRequest(id) != nullptr);
+  };
+  const std::string challenge = responseTo(*layer.clientRequest(tx), 407);
+  layer.onMessage(challenge, udpFlow());
+  EXPECT_EQ(seen, std::vector<bool>{true});
+  EXPECT_EQ(layer.clientRequest(tx), nullptr);
+  EXPECT_NE(layer.clientFlow(tx), nullptr);
 }
 
 TEST_F(ClientInvite, DestroyingTheLayerCancelsItsTimers) {

@@ -42,10 +42,11 @@ TEST_F(ClientNonInvite, FinalResponseCompletesAndTimerKAbsorbsRetransmissions) {
   layer.onMessage(ok, udpFlow());
   EXPECT_EQ(client.responses.size(), 1u);
   EXPECT_EQ(layer.stats().retransmissionsAbsorbed, 1u);
-  advance(2999);  // Timer K = T4 = 5 s
-  EXPECT_NE(layer.clientRequest(tx), nullptr);
+  EXPECT_EQ(layer.clientRequest(tx), nullptr);  // Completed keeps only the key
+  advance(2999);                                // Timer K = T4 = 5 s
+  EXPECT_NE(layer.clientFlow(tx), nullptr);
   advance(1);
-  EXPECT_EQ(layer.clientRequest(tx), nullptr);
+  EXPECT_EQ(layer.clientFlow(tx), nullptr);
   EXPECT_TRUE(client.timeouts.empty());
   layer.onMessage(ok, udpFlow());
   EXPECT_EQ(user.strays.size(), 1u);

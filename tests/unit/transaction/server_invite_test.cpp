@@ -145,6 +145,52 @@ TEST_F(ServerInvite, AckMatchingAnAcceptedTransactionGoesToTheUser) {
   EXPECT_EQ(user.requests[1].tx, 0u);
 }
 
+TEST_F(ServerInvite, AcceptedAfterAProvisionalAbsorbsInvitesAndPassesThe2xx) {
+  const TransactionId tx = receiveInvite();
+  layer.respond(tx, response(180));
+  layer.respond(tx, response(200));
+  ASSERT_EQ(sender.sent.size(), 3u);
+  const std::string ok = sender.sent[2].data;
+  for (const long at : {10, 4000, 31000}) {
+    advance(at - elapsed());
+    layer.onMessage(requestText({}), udpFlow());  // not answered with the 180 any more
+    EXPECT_EQ(sender.sent.size(), 3u);
+  }
+  layer.respond(tx, response(200));  // the TU's 2xx retransmission, byte for byte
+  ASSERT_EQ(sender.sent.size(), 4u);
+  EXPECT_EQ(sender.sent[3].data, ok);
+  EXPECT_EQ(sender.sent[3].to, udpFlow());
+  layer.onMessage(requestText(ackSpec()), udpFlow());  // goes to the TU (RFC 6026 §8.7)
+  ASSERT_EQ(user.requests.size(), 2u);
+  EXPECT_EQ(user.requests[1].message->method(), Method::Ack);
+  EXPECT_EQ(layer.stats().retransmissionsAbsorbed, 3u);
+}
+
+TEST_F(ServerInvite, ConfirmedAbsorbsInvitesAndAcksWithoutResending) {
+  const TransactionId tx = receiveInvite();
+  layer.respond(tx, response(486));
+  layer.onMessage(requestText(ackSpec()), udpFlow());  // Confirmed
+  const std::size_t sent = sender.sent.size();
+  layer.onMessage(requestText({}), udpFlow());
+  layer.onMessage(requestText(ackSpec()), udpFlow());
+  EXPECT_EQ(sender.sent.size(), sent);
+  EXPECT_EQ(user.requests.size(), 1u);
+  EXPECT_EQ(layer.stats().serverTransactions, 1u);
+}
+
+TEST_F(ServerInvite, CancelAfterTheFinalResponseGets200WithTheResponsesToTag) {
+  const TransactionId tx = receiveInvite();
+  layer.respond(tx, response(200, "uas-9"));
+  RequestSpec cancel;
+  cancel.method = "CANCEL";
+  layer.onMessage(requestText(cancel), udpFlow());
+  const auto ok = sender.last();
+  EXPECT_EQ(ok->status(), 200);
+  EXPECT_EQ(ok->cseq()->method, "CANCEL");
+  EXPECT_EQ(ok->to()->tag(), "uas-9");  // §9.2
+  EXPECT_TRUE(user.cancels.empty());    // too late to matter
+}
+
 TEST_F(ServerInvite, ReliableTransportHasNoTimerGAndNoTimerI) {
   const TransactionId tx = receiveInvite({}, tcpFlow(5));
   EXPECT_EQ(sender.sent[0].to, tcpFlow(5));

@@ -53,6 +53,24 @@ TEST_F(ServerNonInvite, RetransmissionsGetTheLastResponseUntilTimerJ) {
   EXPECT_EQ(user.requests.size(), 2u);  // a new transaction now
 }
 
+TEST_F(ServerNonInvite, CompletedResendsTheSameFinalBytesAfterTheUserDroppedTheRequest) {
+  layer.onMessage(requestText(options()), udpFlow());
+  const TransactionId tx = user.requests[0].tx;
+  layer.respond(tx, response(200));
+  user.requests.clear();  // the TU keeps nothing either
+  ASSERT_EQ(sender.sent.size(), 1u);
+  const std::string ok = sender.sent[0].data;
+  for (const long at : {10, 5000, 31999}) {
+    advance(at - elapsed());
+    layer.onMessage(requestText(options()), udpFlow());
+    EXPECT_EQ(sender.sent.back().data, ok);
+    EXPECT_EQ(sender.sent.back().to, udpFlow());
+  }
+  EXPECT_EQ(sender.sent.size(), 4u);
+  EXPECT_TRUE(user.requests.empty());
+  EXPECT_EQ(layer.stats().retransmissionsAbsorbed, 3u);
+}
+
 TEST_F(ServerNonInvite, ReliableTransportEndsOnTheFinalResponse) {
   layer.onMessage(requestText(options()), tcpFlow(9));
   layer.respond(user.requests[0].tx, response(200));
