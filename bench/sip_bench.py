@@ -356,7 +356,8 @@ class Tandem(Server):
                                    capture_output=True, text=True, timeout=10).stdout.strip()
         except (OSError, subprocess.TimeoutExpired):
             rev, dirty = "?", ""
-        return f"tandem {rev}{' + uncommitted changes in src/' if dirty else ''} ({self.binary})"
+        shown = os.path.relpath(self.binary, REPO) if str(Path(self.binary).resolve()).startswith(str(REPO)) else self.binary
+        return f"tandem {rev}{' + uncommitted changes in src/' if dirty else ''} ({shown})"
 
     def prepare(self) -> None:
         """Create the users once in a template data dir; each session copies it.
