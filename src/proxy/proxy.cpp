@@ -139,24 +139,8 @@ std::optional<sip::Flow> Proxy::flowForBinding(const registrar::Binding& b) cons
   auto contact = sip::Uri::parse(b.contact);
   std::optional<sip::Flow> viaContact;
   if (contact) viaContact = flowForUri(*contact);
-  // received = "transport:ip:port" or "transport:[v6]:port"
   std::optional<sip::Flow> viaSource;
-  if (const auto colon = b.received.find(':'); colon != std::string::npos) {
-    const auto transport = sip::transportFromName(b.received.substr(0, colon));
-    const auto rest = std::string_view(b.received).substr(colon + 1);
-    const auto portColon = rest.rfind(':');
-    if (transport && portColon != std::string_view::npos) {
-      if (auto address = ipLiteral(rest.substr(0, portColon))) {
-        sip::Flow f;
-        f.transport = *transport;
-        f.remote.address = *address;
-        f.remote.port =
-            static_cast<std::uint16_t>(std::atoi(std::string(rest.substr(portColon + 1)).c_str()));
-        f.connection = b.connection;
-        viaSource = f;
-      }
-    }
-  }
+  if (b.source.remote.port != 0) viaSource = b.source;
   if (viaSource && viaSource->connection != 0) return viaSource;
   if (viaContact) {
     // A contact without a transport parameter is reached the way it registered.

@@ -3,6 +3,8 @@
 // `store` implements these interfaces (SQLite now, Redis later); the registrar
 // and proxy never see SQL.
 
+#include "sip/transport/flow.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -47,7 +49,11 @@ struct Binding {
   // Where the REGISTER came from, so requests can reach a contact behind NAT or
   // only through its connection (RFC 5626 flows): "udp:1.2.3.4:5060".
   std::string received;
-  std::uint64_t connection = 0;  // stream connection id; 0 for UDP; not persisted
+  // The same, parsed, with the stream connection it came on (0 for UDP or when
+  // closed). Not persisted: the registrar fills it at REGISTER and rebuilds it
+  // from `received` when it loads bindings, so the proxy never parses text per
+  // request. `source.remote.port == 0` means unknown.
+  sip::Flow source;
   std::string userAgent;
 };
 

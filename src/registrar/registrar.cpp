@@ -5,6 +5,7 @@
 #include "registrar/authenticator.hpp"
 
 #include <fmt/format.h>
+#include <boost/asio/ip/address.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -60,6 +61,31 @@ std::string formatQ(int q) {
 
 }  // namespace
 
+sip::Flow parseReceived(std::string_view received) {
+  // "transport:ip:port" or "transport:[v6]:port", as describeFlow() writes it.
+  sip::Flow flow;
+  const auto colon = received.find(':');
+  if (colon == std::string_view::npos) return flow;
+  const auto transport = sip::transportFromName(received.substr(0, colon));
+  auto rest = received.substr(colon + 1);
+  const auto portColon = rest.rfind(':');
+  if (!transport || portColon == std::string_view::npos) return flow;
+  auto host = rest.substr(0, portColon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  boost::system::error_code ec;
+  const auto address = boost::asio::ip::make_address(std::string(host), ec);
+  unsigned port = 0;
+  const auto portText = rest.substr(portColon + 1);
+  const auto [end, err] = std::from_chars(portText.data(), portText.data() + portText.size(), port);
+  if (ec || err != std::errc() || end != portText.data() + portText.size() || port == 0 ||
+      port > 65535)
+    return flow;
+  flow.transport = *transport;
+  flow.remote = {address, static_cast<std::uint16_t>(port)};
+  return flow;
+}
+
 std::string makeAor(std::string_view user, std::string_view domain) {
   return sip::unescape(user) + "@" + lower(domain);
 }
@@ -82,6 +108,7 @@ void Registrar::load() {
       store_.deleteBinding(b.aor, b.contact);
       continue;
     }
+    b.source = parseReceived(b.received);
     byContact_[b.contact] = b.aor;
     bindings_[b.aor].push_back(std::move(b));
     ++loaded;
@@ -221,7 +248,7 @@ void Registrar::handleRegister(sip::TransactionId tx, const sip::Message& reques
       b.regId = regId;
       b.path = path;
       b.received = describeFlow(from);
-      b.connection = from.connection;
+      b.source = from;
       b.userAgent = std::string(request.first(sip::HeaderId::UserAgent));
       byContact_[b.contact] = aor;
       store_.putBinding(b);
@@ -278,7 +305,7 @@ void Registrar::onConnectionClosed(sip::ConnectionId id) {
   // the contact. (RFC 5626 flows over WebSocket drop theirs: a later issue.)
   for (auto& [aor, list] : bindings_) {
     for (auto& b : list) {
-      if (b.connection == id) b.connection = 0;
+      if (b.source.connection == id) b.source.connection = 0;
     }
   }
 }

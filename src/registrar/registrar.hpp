@@ -67,6 +67,10 @@ class Registrar {
   std::unordered_map<std::string, std::string> byContact_;          // contact -> AOR
 };
 
+// The flow a binding's `received` text names ("udp:1.2.3.4:5060"); port 0
+// when the text is not one.
+sip::Flow parseReceived(std::string_view received);
+
 // "user@domain" for a user of the served domain, with %XX escapes resolved.
 std::string makeAor(std::string_view user, std::string_view domain);
 

@@ -348,7 +348,6 @@ std::vector<registrar::Binding> SqliteStore::loadBindings() {
   for (const auto& [key, change] : pending_) {
     if (change) {
       bindings.push_back(*change);
-      bindings.back().connection = 0;
     }
   }
   return bindings;

@@ -74,7 +74,7 @@ class SqliteStore final : public registrar::UserStore, public registrar::Binding
   // they return false only when the automatic flush they triggered failed (the
   // change stays queued and is retried by the next flush). loadBindings flushes
   // first and returns every binding (with pending changes applied even if that
-  // flush failed); `connection` is not persisted and reads back as 0.
+  // flush failed); `source` is not persisted and reads back empty.
   std::vector<registrar::Binding> loadBindings() override;
   bool putBinding(const registrar::Binding& binding) override;
   bool deleteBinding(std::string_view aor, std::string_view contact) override;

@@ -228,3 +228,34 @@ TEST_F(RegistrarTest, ReplayedNonceCountIsRejected) {
 
 }  // namespace
 }  // namespace tandem::registrar
+
+namespace tandem::registrar {
+namespace {
+
+TEST(ParseReceived, ReadsWhatTheRegistrarWritesAndRejectsTheRest) {
+  const auto v4 = parseReceived("udp:127.0.0.9:5070");
+  EXPECT_EQ(v4.transport, sip::Transport::Udp);
+  EXPECT_EQ(v4.remote, testkit::endpoint("127.0.0.9", 5070));
+  const auto v6 = parseReceived("tls:[::1]:5061");
+  EXPECT_EQ(v6.transport, sip::Transport::Tls);
+  EXPECT_EQ(v6.remote, testkit::endpoint("::1", 5061));
+  for (const char* bad : {"", "udp", "udp:127.0.0.9", "sctp:127.0.0.9:5060", "udp:host:5060",
+                          "udp:127.0.0.9:0", "udp:127.0.0.9:99999", "udp:127.0.0.9:50x"}) {
+    EXPECT_EQ(parseReceived(bad).remote.port, 0) << bad;
+  }
+}
+
+TEST_F(RegistrarTest, LoadedBindingsKnowWhereTheyRegisteredFrom) {
+  int cseq = 1;
+  ASSERT_EQ(registerWith("Contact: <sip:alice@127.0.0.9>\r\n", cseq)->status(), 200);
+  Registrar again({"example.test", 60, 3600, 3600}, transactions_, auth_, store_,
+                  [this] { return now_; });
+  again.load();
+  const auto found = again.lookup("alice@example.test");
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0]->source.remote, testkit::endpoint("127.0.0.9", 5070));
+  EXPECT_EQ(found[0]->source.transport, sip::Transport::Udp);
+}
+
+}  // namespace
+}  // namespace tandem::registrar

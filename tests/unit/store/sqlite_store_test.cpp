@@ -44,7 +44,7 @@ class SqliteStoreTest : public ::testing::Test {
     b.regId = "1";
     b.path = "<sip:edge1.example.com;lr>,<sip:edge2.example.com;lr>";
     b.received = "udp:192.0.2.1:5060";
-    b.connection = 42;
+    b.source.connection = 42;
     b.userAgent = "Phone/1.0";
     return b;
   }
@@ -224,7 +224,7 @@ TEST_F(SqliteStoreTest, BindingsSurviveCloseAndReopen) {
   EXPECT_EQ(b.path, expected.path);
   EXPECT_EQ(b.received, expected.received);
   EXPECT_EQ(b.userAgent, expected.userAgent);
-  EXPECT_EQ(b.connection, 0u);  // not persisted
+  EXPECT_EQ(b.source.connection, 0u);  // not persisted
   EXPECT_EQ(loaded[1].contact, "sip:alice@192.0.2.2");
 }
 
