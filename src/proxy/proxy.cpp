@@ -185,6 +185,23 @@ void Proxy::answerOptions(sip::TransactionId tx, const sip::Message& request) {
 
 // ---------------------------------------------------------------- requests
 
+// A REGISTER for us without credentials gets its 401 statelessly (RFC 3261
+// §8.2.7): half of every registration, answered without a transaction, its
+// timers or its memory. A retransmission just gets a fresh challenge. Only the
+// plain case: anything onRequest() would treat otherwise (a Route to strip, an
+// unsupported Proxy-Require, a non-sip Request-URI) takes the stateful path.
+bool Proxy::answerStatelessly(const sip::Message& request, const sip::Flow& from) {
+  if (request.method() != sip::Method::Register || request.has(sip::HeaderId::Route) ||
+      request.has(sip::HeaderId::ProxyRequire) || !request.requestUri().isSipOrSips() ||
+      !isOurHost(request.requestUri())) {
+    return false;
+  }
+  auto challenge = registrar_.challengeWithoutCredentials(request);
+  if (!challenge) return false;
+  transactions_.respondStateless(*challenge, from);
+  return true;
+}
+
 void Proxy::onRequest(sip::TransactionId tx, std::unique_ptr<sip::Message> request,
                       const sip::Flow& from) {
   auto& req = *request;
@@ -282,7 +299,7 @@ void Proxy::routeToLocalUser(sip::TransactionId tx, std::unique_ptr<sip::Message
   const auto aor = registrar::makeAor(req.requestUri().user, config_.domain);
   const auto bindings = registrar_.lookup(aor);
   if (bindings.empty()) {
-    if (!users_.findUser(user)) return reply(tx, req, 404, "Not Found");
+    if (!users_.findUserShared(user)) return reply(tx, req, 404, "Not Found");
     return reply(tx, req, 480, "Temporarily Unavailable");
   }
 

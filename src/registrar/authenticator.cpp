@@ -30,8 +30,8 @@ AuthResult Authenticator::check(const sip::Message& request, bool proxy) {
   bool uriMatches = credentials->uri == request.requestUriText() ||
                     (digestUri && sip::uriEquivalent(*digestUri, request.requestUri()));
 
-  auto user = users_.findUser(credentials->username);
-  const UserRecord* record = (user && user->realm == realm_) ? &*user : nullptr;
+  const auto user = users_.findUserShared(credentials->username);
+  const UserRecord* record = (user && user->realm == realm_) ? user.get() : nullptr;
   const auto result = verifyDigest(nonces_, *credentials, request.methodText(), realm_, record);
   if (result == DigestResult::Ok && uriMatches) {
     return {AuthStatus::Ok, credentials->username, nullptr};
@@ -42,6 +42,15 @@ AuthResult Authenticator::check(const sip::Message& request, bool proxy) {
              request.methodText(), request.callId(),
              result == DigestResult::Stale ? ": stale nonce" : "");
   return {AuthStatus::Challenge, {}, challenge(request, proxy, result == DigestResult::Stale)};
+}
+
+std::unique_ptr<sip::Message> Authenticator::challengeIfNoCredentials(const sip::Message& request,
+                                                                      bool proxy) {
+  // Any credentials header at all goes to check(), which parses it (and
+  // answers credentials for another realm with the same challenge).
+  if (request.has(proxy ? sip::HeaderId::ProxyAuthorization : sip::HeaderId::Authorization))
+    return nullptr;
+  return challenge(request, proxy, false);
 }
 
 std::unique_ptr<sip::Message> Authenticator::challenge(const sip::Message& request, bool proxy,

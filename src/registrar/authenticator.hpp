@@ -33,6 +33,11 @@ class Authenticator {
   // Authorization / 401 / WWW-Authenticate. An unknown user and a wrong
   // password get the same fresh challenge, so user names cannot be probed.
   AuthResult check(const sip::Message& request, bool proxy);
+  // The challenge check() would answer when `request` carries no credentials
+  // header at all; nullptr when it carries one (check() then parses it).
+  // Costs no user lookup, so a first, credential-less request can be answered
+  // statelessly.
+  std::unique_ptr<sip::Message> challengeIfNoCredentials(const sip::Message& request, bool proxy);
 
   std::uint64_t failures() const { return failures_; }
 

@@ -8,6 +8,12 @@ CachedUserStore::CachedUserStore(UserStore& backing, core::Millis ttl, Now now)
       now_(now ? std::move(now) : [] { return core::Clock::now(); }) {}
 
 std::optional<UserRecord> CachedUserStore::findUser(std::string_view name) {
+  auto user = findUserShared(name);
+  if (!user) return std::nullopt;
+  return *user;
+}
+
+std::shared_ptr<const UserRecord> CachedUserStore::findUserShared(std::string_view name) {
   const auto now = now_();
   if (now - versionChecked_ >= kUserVersionPoll || now < versionChecked_) {
     versionChecked_ = now;
@@ -22,7 +28,7 @@ std::optional<UserRecord> CachedUserStore::findUser(std::string_view name) {
     return it->second.user;
   }
   if (entries_.size() >= kUserCacheMaxEntries) entries_.clear();
-  auto user = backing_.findUser(name);
+  auto user = backing_.findUserShared(name);
   entries_[key] = Entry{user, now};
   return user;
 }

@@ -31,13 +31,14 @@ class CachedUserStore final : public UserStore {
   explicit CachedUserStore(UserStore& backing, core::Millis ttl = kUserCacheTtl, Now now = {});
 
   std::optional<UserRecord> findUser(std::string_view name) override;
+  std::shared_ptr<const UserRecord> findUserShared(std::string_view name) override;
   bool putUser(const UserRecord& user) override;
   bool deleteUser(std::string_view name) override;
   std::vector<UserRecord> listUsers() override { return backing_.listUsers(); }
 
  private:
   struct Entry {
-    std::optional<UserRecord> user;
+    std::shared_ptr<const UserRecord> user;  // null: no such user
     core::Clock::time_point fetched;
   };
   UserStore& backing_;

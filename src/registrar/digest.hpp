@@ -35,7 +35,7 @@ namespace tandem::registrar {
 // retries silently (RFC 7616 §3.3).
 inline constexpr std::chrono::seconds kDefaultNonceLifetime{300};
 // Most nonces whose nonce-count is remembered at once. Each entry costs about
-// 100 bytes, so this caps the table near 10 MB even under a challenge flood.
+// 50 bytes, so this caps the table near 10 MB even under a challenge flood.
 inline constexpr std::size_t kMaxTrackedNonces = 100000;
 
 enum class DigestAlgorithm { Md5, Sha256 };
@@ -121,8 +121,8 @@ class NonceManager {
   // expiry. When the table is full the oldest entry is dropped and its
   // timestamp raises `forgottenUpTo_`: an untracked nonce issued at or before it
   // may have been used already, so it is reported as a replay.
-  std::unordered_map<std::string, Count> counts_;
-  std::deque<std::string> order_;
+  std::unordered_map<std::uint64_t, Count> counts_;  // by timestamp and salt
+  std::deque<std::uint64_t> order_;
   std::int64_t forgottenUpTo_ = std::numeric_limits<std::int64_t>::min();
 };
 

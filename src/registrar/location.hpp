@@ -6,6 +6,7 @@
 #include "sip/transport/flow.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,6 +25,12 @@ class UserStore {
  public:
   virtual ~UserStore() = default;
   virtual std::optional<UserRecord> findUser(std::string_view name) = 0;
+  // The same, shared: a cache hands out the record it holds instead of copying
+  // its four strings for every authenticated request.
+  virtual std::shared_ptr<const UserRecord> findUserShared(std::string_view name) {
+    auto user = findUser(name);
+    return user ? std::make_shared<const UserRecord>(std::move(*user)) : nullptr;
+  }
   // Creates or replaces. Returns false on a storage error.
   virtual bool putUser(const UserRecord& user) = 0;
   // Returns false when there was no such user.
@@ -55,6 +62,10 @@ struct Binding {
   // request. `source.remote.port == 0` means unknown.
   sip::Flow source;
   std::string userAgent;
+  // The expiry of this binding's row in the store (not persisted itself). A
+  // refresh that changes nothing but the expiry is written only once the row
+  // would lapse within half the new interval (see Registrar::handleRegister).
+  std::int64_t storedExpires = 0;
 };
 
 class BindingStore {

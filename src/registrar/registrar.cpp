@@ -109,6 +109,7 @@ void Registrar::load() {
       continue;
     }
     b.source = parseReceived(b.received);
+    b.storedExpires = b.expires;
     byContact_[b.contact] = b.aor;
     bindings_[b.aor].push_back(std::move(b));
     ++loaded;
@@ -125,6 +126,10 @@ void Registrar::removeBinding(std::vector<Binding>& list, std::size_t index) {
   store_.deleteBinding(list[index].aor, list[index].contact);
   byContact_.erase(list[index].contact);
   list.erase(list.begin() + static_cast<std::ptrdiff_t>(index));
+}
+
+std::unique_ptr<sip::Message> Registrar::challengeWithoutCredentials(const sip::Message& request) {
+  return auth_.challengeIfNoCredentials(request, /*proxy=*/false);
 }
 
 void Registrar::handleRegister(sip::TransactionId tx, const sip::Message& request,
@@ -238,6 +243,16 @@ void Registrar::handleRegister(sip::TransactionId tx, const sip::Message& reques
         existing = std::prev(list.end());
       }
       Binding& b = *existing;
+      auto received = describeFlow(from);
+      const auto userAgent = request.first(sip::HeaderId::UserAgent);
+      // A refresh that changes only Call-ID, CSeq and expiry (most of them)
+      // skips the store while the stored row outlives half the new interval:
+      // after a restart the binding then still has that long, and its UA
+      // refreshes well before. Anything else that changed is written at once.
+      const bool write = b.contact != contactText || b.qTimes1000 != u.q ||
+                         b.instance != instance || b.regId != regId || b.path != path ||
+                         b.received != received || b.userAgent != userAgent ||
+                         b.storedExpires < now + u.expires / 2 + 1;
       b.aor = aor;
       b.contact = contactText;
       b.callId = callId;
@@ -247,11 +262,16 @@ void Registrar::handleRegister(sip::TransactionId tx, const sip::Message& reques
       b.instance = instance;
       b.regId = regId;
       b.path = path;
-      b.received = describeFlow(from);
+      b.received = std::move(received);
       b.source = from;
-      b.userAgent = std::string(request.first(sip::HeaderId::UserAgent));
-      byContact_[b.contact] = aor;
-      store_.putBinding(b);
+      b.userAgent = std::string(userAgent);
+      if (auto [it, inserted] = byContact_.try_emplace(b.contact, aor); !inserted) {
+        if (it->second != aor) it->second = aor;
+      }
+      if (write) {
+        store_.putBinding(b);
+        b.storedExpires = b.expires;
+      }
       log->debug("{} bound {} for {}s via {} (Call-ID {})", aor, b.contact, u.expires, b.received,
                  callId);
     }

@@ -37,6 +37,10 @@ class Registrar {
   void load();
 
   // Handles a REGISTER whose Request-URI names the served domain; answers in `tx`.
+  // The 401 for a REGISTER that carries no Authorization header, to be
+  // sent statelessly (nothing else about the request matters before §10.3
+  // step 3); nullptr when it carries credentials: handleRegister() then.
+  std::unique_ptr<sip::Message> challengeWithoutCredentials(const sip::Message& request);
   void handleRegister(sip::TransactionId tx, const sip::Message& request, const sip::Flow& from);
 
   // The live bindings of an AOR ("user@domain"), highest q first.

@@ -72,24 +72,40 @@ std::string reasonFrom(std::string_view error) {
   return reason;
 }
 
-// Indexes of transactions by their own key: a set of pointers, looked up by
-// MatchKey, costs one 16-byte node per transaction (the key and its hash live
-// in the transaction).
-struct ByKeyHash {
-  using is_transparent = void;
-  std::size_t operator()(const Transaction* tx) const noexcept { return tx->keyHash(); }
-  std::size_t operator()(const MatchKey& k) const noexcept { return MatchKeyHash{}(k); }
-};
-
-struct ByKeyEqual {
-  using is_transparent = void;
-  bool operator()(const Transaction* a, const Transaction* b) const { return a->key() == b->key(); }
-  bool operator()(const MatchKey& k, const Transaction* tx) const { return k == tx->key(); }
-  bool operator()(const Transaction* tx, const MatchKey& k) const { return k == tx->key(); }
-};
-
+// Transactions by their own MatchKey. Each entry is the key's hash and the
+// transaction pointer (the key itself lives in the transaction), so a lookup
+// walks its bucket comparing integers and touches a transaction only when the
+// hash matches. (A set of pointers had to follow every pointer in the bucket
+// to learn its hash: with the quarter million transactions that Timer J keeps
+// at 8,000 REGISTERs/s, those cache misses were 7 % of the server's time.)
 template <class T>
-using KeyIndex = std::unordered_set<T*, ByKeyHash, ByKeyEqual>;
+class KeyIndex {
+ public:
+  void insert(T* tx) { map_.emplace(tx->keyHash(), tx); }
+  T* find(const MatchKey& key) const {
+    auto [b, e] = map_.equal_range(MatchKeyHash{}(key));
+    for (auto it = b; it != e; ++it) {
+      if (key == it->second->key()) return it->second;
+    }
+    return nullptr;
+  }
+  void erase(T* tx) {
+    auto [b, e] = map_.equal_range(tx->keyHash());
+    for (auto it = b; it != e; ++it) {
+      if (it->second == tx) {
+        map_.erase(it);
+        return;
+      }
+    }
+  }
+  void clear() { map_.clear(); }
+
+ private:
+  struct Identity {
+    std::size_t operator()(std::size_t hash) const noexcept { return hash; }
+  };
+  std::unordered_multimap<std::size_t, T*, Identity> map_;
+};
 
 constexpr std::string_view kInvite = "INVITE";
 constexpr std::string_view kCancel = "CANCEL";
@@ -217,8 +233,7 @@ struct TransactionLayer::Impl final : TransactionHost {
     if (it == all.end()) return;
     Transaction* tx = it->second.get();
     if (tx->isClient()) {
-      const auto c = clients.find(tx->key());
-      if (c != clients.end() && *c == tx) clients.erase(c);
+      clients.erase(static_cast<ClientTransaction*>(tx));
       --stats.clientTransactions;
     } else {
       auto* s = static_cast<ServerTransaction*>(tx);
@@ -231,8 +246,7 @@ struct TransactionLayer::Impl final : TransactionHost {
           }
         }
       } else {
-        const auto k = servers.find(s->key());
-        if (k != servers.end() && *k == s) servers.erase(k);
+        servers.erase(s);
       }
       --stats.serverTransactions;
     }
@@ -267,8 +281,7 @@ struct TransactionLayer::Impl final : TransactionHost {
   ServerTransaction* findServer(const Message& request, const Via& via,
                                 std::string_view method) const {
     if (via.hasRfc3261Branch()) {
-      const auto it = servers.find(MatchKey{via.branch(), method, via.host, via.port});
-      return it == servers.end() ? nullptr : *it;
+      return servers.find(MatchKey{via.branch(), method, via.host, via.port});
     }
     auto [b, e] = legacy.equal_range(request.callId());
     for (auto it = b; it != e; ++it) {
@@ -290,6 +303,14 @@ struct TransactionLayer::Impl final : TransactionHost {
     if (request->method() == Method::Ack) return receiveAck(std::move(request), *via, from);
     if (request->method() == Method::Cancel) return receiveCancel(*request, *via, from);
 
+    // Whether the TU answers statelessly depends on the request alone, so a
+    // retransmission gets the same treatment as the original and there is no
+    // transaction to look for first.
+    if (user != nullptr && request->method() != Method::Invite &&
+        user->answerStatelessly(*request, from)) {
+      ++stats.statelessResponses;
+      return;
+    }
     if (ServerTransaction* tx = findServer(*request, *via, request->methodText())) {
       const TransactionId id = tx->id();
       apply(id, tx->onRetransmission(), nullptr);
@@ -351,8 +372,7 @@ struct TransactionLayer::Impl final : TransactionHost {
     const auto via = response->topVia();
     const auto cseq = response->cseq();
     if (via && cseq) {
-      const auto it = clients.find(MatchKey{via->branch(), cseq->method, {}, 0});
-      if (it != clients.end()) tx = *it;
+      tx = clients.find(MatchKey{via->branch(), cseq->method, {}, 0});
     }
     if (tx == nullptr) {
       if (user != nullptr) user->onStrayResponse(std::move(response), from);
@@ -438,7 +458,7 @@ TransactionId TransactionLayer::sendRequest(std::unique_ptr<Message> request, co
   }
   // Views into the request; the transaction copies them.
   const MatchKey key{via->branch(), request->methodText(), {}, 0};
-  if (impl_->clients.find(key) != impl_->clients.end()) {
+  if (impl_->clients.find(key) != nullptr) {
     impl_->log->error("sendRequest: branch {} already in use", via->branch());
     return 0;
   }
@@ -472,6 +492,12 @@ const Flow* TransactionLayer::clientFlow(TransactionId tx) const {
 
 bool TransactionLayer::sendStateless(const Message& message, const Flow& to) {
   return impl_->transport.send(to, message.serialize());
+}
+
+bool TransactionLayer::respondStateless(const Message& response, const Flow& from) {
+  const auto via = response.topVia();
+  if (!via) return false;
+  return impl_->transport.send(responseFlow(*via, from), response.serialize());
 }
 
 std::string TransactionLayer::newBranch() {

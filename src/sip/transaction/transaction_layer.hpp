@@ -52,6 +52,18 @@ class TransactionUser {
   // (e.g. its transport failed), so the TU can free its state. Also called when
   // sending the TU's final response failed. Never from inside respond().
   virtual void onServerTransactionGone(TransactionId tx) = 0;
+  // Offered each non-INVITE request (not ACK or CANCEL) before it is matched
+  // to a server transaction or one is made for it. The TU may answer it
+  // statelessly (RFC 3261 §8.2.7: a UAS may, e.g. for a challenge) with
+  // TransactionLayer::respondStateless() and return true: then no transaction
+  // exists, and a retransmission is offered again and answered afresh. The
+  // decision must depend on the request's content only (a retransmission must
+  // get the same one), and nothing else may be done with the request here.
+  virtual bool answerStatelessly(const Message& request, const Flow& from) {
+    (void)request;
+    (void)from;
+    return false;
+  }
 };
 
 struct TransactionStats {
@@ -59,6 +71,7 @@ struct TransactionStats {
   std::uint64_t serverTransactions = 0;       // live now
   std::uint64_t parseErrors = 0;              // total since start
   std::uint64_t retransmissionsAbsorbed = 0;  // requests, ACKs and responses
+  std::uint64_t statelessResponses = 0;       // requests the TU answered without a transaction
 };
 
 class TransactionLayer final : public TransportListener {
@@ -100,6 +113,10 @@ class TransactionLayer final : public TransportListener {
   // Sends a message outside any transaction (ACK for 2xx, stray 2xx, stateless
   // responses). Returns false if the transport refused.
   bool sendStateless(const Message& message, const Flow& to);
+  // Sends a response to a request that has no server transaction (see
+  // TransactionUser::answerStatelessly), routed by its top Via exactly as
+  // respond() would (§18.2.2). `from` is where the request came from.
+  bool respondStateless(const Message& response, const Flow& from);
 
   // A fresh branch: "z9hG4bK" + random token. Cheap: a random per-thread prefix
   // and a per-thread counter.

@@ -15,6 +15,10 @@ inline constexpr std::size_t kMaxDatagram = 65535;
 // so that a flood on one socket cannot starve timers and streams.
 inline constexpr int kUdpReadBatch = 64;
 
+// Datagrams read with one recvmmsg() call. Each slot has a kMaxDatagram buffer
+// (virtual memory; pages are touched only by datagrams that large).
+inline constexpr std::size_t kUdpSlots = 16;
+
 // First size of a stream connection's read buffer: a typical SIP message with
 // SDP is 1-4 KiB, so most connections never grow it.
 inline constexpr std::size_t kStreamInitialBuffer = 8 * 1024;

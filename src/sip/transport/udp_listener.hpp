@@ -5,8 +5,12 @@
 // keep-alives (RFC 5626 §4.4.2). Internal to src/sip/transport.
 
 #include "sip/transport/flow.hpp"
+#include "sip/transport/transport_tuning.hpp"
 
 #include <boost/asio/ip/udp.hpp>
+
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <memory>
 #include <string>
@@ -35,14 +39,26 @@ class UdpListener : public std::enable_shared_from_this<UdpListener> {
 
  private:
   void onReadable(const boost::system::error_code& ec);
-  // Answers a STUN Binding request in buffer_ (RFC 5626 §4.4.2).
-  void answerStun(std::size_t n, const boost::asio::ip::udp::endpoint& sender);
+  // One received datagram: a message for the listener, a STUN request to
+  // answer, or a keep-alive to drop.
+  void deliver(char* data, std::size_t n, const boost::asio::ip::udp::endpoint& sender);
+  // Answers a STUN Binding request (RFC 5626 §4.4.2).
+  void answerStun(const char* data, std::size_t n, const boost::asio::ip::udp::endpoint& sender);
+
+  // recvmmsg() state: one buffer, address and header per datagram slot. The
+  // buffers are address space only until a datagram that large arrives.
+  struct Slots {
+    char buffers[tuning::kUdpSlots * tuning::kMaxDatagram];
+    boost::asio::ip::udp::endpoint senders[tuning::kUdpSlots];
+    iovec iov[tuning::kUdpSlots];
+    mmsghdr headers[tuning::kUdpSlots];
+  };
 
   boost::asio::ip::udp::socket socket_;
   TransportListener* listener_;  // null once closed
   std::shared_ptr<spdlog::logger> log_;
   Flow flow_;  // Udp and the local address; remote is set per datagram
-  std::unique_ptr<char[]> buffer_;
+  std::unique_ptr<Slots> slots_;
 };
 
 }  // namespace tandem::sip::detail

@@ -121,6 +121,60 @@ TEST_F(ProxyTest, OptionsToTheServerIsAnswered) {
   EXPECT_TRUE(r->has(sip::HeaderId::Allow));
 }
 
+// The first REGISTER of a registration, with no credentials, is answered
+// without a transaction (RFC 3261 §8.2.7); its retransmission gets a new
+// challenge, and the credentials then go through a transaction as usual.
+TEST_F(ProxyTest, RegisterWithoutCredentialsIsChallengedStatelessly) {
+  const auto registerText = [](const std::string& branch, int cseq, const std::string& extra) {
+    return fmt::format(
+        "REGISTER sip:example.test SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP 127.0.0.10:5070;branch={};rport\r\n"
+        "Max-Forwards: 70\r\nFrom: <sip:alice@example.test>;tag=r1\r\n"
+        "To: <sip:alice@example.test>\r\nCall-ID: reg-1@127.0.0.10\r\nCSeq: {} REGISTER\r\n"
+        "Contact: <sip:alice@127.0.0.10:5070>\r\nExpires: 600\r\n{}Content-Length: 0\r\n\r\n",
+        branch, cseq, extra);
+  };
+  transactions_.onMessage(registerText("z9hG4bK-r1", 1, ""), udpFrom("127.0.0.10", 6000));
+  transactions_.onMessage(registerText("z9hG4bK-r1", 1, ""), udpFrom("127.0.0.10", 6000));
+  auto sent = sender_.messages();
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[0]->status(), 401);
+  EXPECT_EQ(sent[1]->status(), 401);
+  // A fresh nonce each time: no state remembered the first answer.
+  EXPECT_NE(sent[0]->first(sip::HeaderId::WwwAuthenticate),
+            sent[1]->first(sip::HeaderId::WwwAuthenticate));
+  // Routed like a transaction's response: rport, to the source port.
+  EXPECT_EQ(sender_.sent[0].to.remote, testkit::endpoint("127.0.0.10", 6000));
+  EXPECT_EQ(transactions_.stats().serverTransactions, 0u);
+  EXPECT_EQ(transactions_.stats().statelessResponses, 2u);
+
+  const auto answer =
+      testkit::digestAnswer(std::string(sent[1]->first(sip::HeaderId::WwwAuthenticate)), "alice",
+                            "alicepw", "REGISTER", "sip:example.test");
+  transactions_.onMessage(registerText("z9hG4bK-r2", 2, "Authorization: " + answer + "\r\n"),
+                          udpFrom("127.0.0.10", 6000));
+  auto ok = sender_.last();
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status(), 200);
+  EXPECT_EQ(transactions_.stats().serverTransactions, 1u);  // stateful, absorbs retransmissions
+  EXPECT_EQ(registrar_.bindingCount(), 1u);
+}
+
+// A REGISTER with a Route to strip takes the ordinary, stateful path.
+TEST_F(ProxyTest, RegisterWithRouteIsChallengedInATransaction) {
+  transactions_.onMessage(
+      "REGISTER sip:example.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.10:5070;branch=z9hG4bK-rr\r\n"
+      "Route: <sip:127.0.0.1;lr>\r\nMax-Forwards: 70\r\nFrom: <sip:alice@example.test>;tag=r1\r\n"
+      "To: <sip:alice@example.test>\r\nCall-ID: reg-2@x\r\nCSeq: 1 REGISTER\r\n"
+      "Contact: <sip:alice@127.0.0.10:5070>\r\nContent-Length: 0\r\n\r\n",
+      udpFrom("127.0.0.10", 5070));
+  auto r = sender_.last();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status(), 401);
+  EXPECT_EQ(transactions_.stats().statelessResponses, 0u);
+  EXPECT_EQ(transactions_.stats().serverTransactions, 1u);
+}
+
 TEST_F(ProxyTest, InviteFromLocalUserIsChallengedWith407) {
   transactions_.onMessage(invite("bob@example.test"), udpFrom("127.0.0.10", 5070));
   auto sent = sender_.messages();

@@ -198,6 +198,40 @@ TEST_F(RegistrarTest, BindingsSurviveARestartThroughTheStore) {
   ASSERT_EQ(again.lookup("alice@example.test").size(), 1u);
 }
 
+// Refreshes that change only the expiry are not written while the stored row
+// outlives half the new interval; a changed contact detail is written at once.
+TEST_F(RegistrarTest, PureRefreshesSkipTheStoreUntilTheRowWouldLapse) {
+  int cseq = 1;
+  const std::string contact = "Contact: <sip:alice@127.0.0.9:5070>\r\nExpires: 600\r\n";
+  ASSERT_EQ(registerWith(contact, cseq)->status(), 200);
+  const auto key =
+      std::make_pair(std::string("alice@example.test"), std::string("sip:alice@127.0.0.9:5070"));
+  ASSERT_EQ(store_.bindings.count(key), 1u);
+  const auto first = store_.bindings[key].expires;
+  EXPECT_EQ(first, now_ + 600);
+
+  now_ += 100;  // row lapses in 500 s > 300 s: not written
+  ASSERT_EQ(registerWith(contact, cseq)->status(), 200);
+  EXPECT_EQ(store_.bindings[key].expires, first);
+  EXPECT_EQ(registrar_.lookup("alice@example.test")[0]->expires, now_ + 600);
+
+  now_ += 250;  // row lapses in 250 s < 300 s: written
+  ASSERT_EQ(registerWith(contact, cseq)->status(), 200);
+  EXPECT_EQ(store_.bindings[key].expires, now_ + 600);
+
+  now_ += 10;  // a new User-Agent is written at once
+  ASSERT_EQ(registerWith(contact + "User-Agent: phone/2\r\n", cseq)->status(), 200);
+  EXPECT_EQ(store_.bindings[key].userAgent, "phone/2");
+  EXPECT_EQ(store_.bindings[key].expires, now_ + 600);
+
+  // After a restart from the store, the binding is there with the stored expiry.
+  Registrar again({"example.test", 60, 3600, 3600}, transactions_, auth_, store_,
+                  [this] { return now_; });
+  again.load();
+  ASSERT_EQ(again.lookup("alice@example.test").size(), 1u);
+  EXPECT_EQ(again.lookup("alice@example.test")[0]->expires, now_ + 600);
+}
+
 TEST_F(RegistrarTest, RegisteringSomeoneElsesAorIsForbidden) {
   store_.addUser("bob", "example.test", "bobpw");
   int cseq = 1;
