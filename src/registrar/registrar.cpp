@@ -109,6 +109,14 @@ void Registrar::load() {
       continue;
     }
     b.source = parseReceived(b.received);
+    // Flows that only their connection could reach (WebSocket, RFC 5626 over
+    // a stream) did not survive the restart: their UAs register again.
+    const bool stream = b.source.transport != sip::Transport::Udp;
+    if (b.source.transport == sip::Transport::Ws || b.source.transport == sip::Transport::Wss ||
+        (stream && !b.instance.empty() && !b.regId.empty())) {
+      store_.deleteBinding(b.aor, b.contact);
+      continue;
+    }
     b.storedExpires = b.expires;
     byContact_[b.contact] = b.aor;
     bindings_[b.aor].push_back(std::move(b));
@@ -321,12 +329,26 @@ const Binding* Registrar::findByContact(std::string_view contact) const {
 }
 
 void Registrar::onConnectionClosed(sip::ConnectionId id) {
-  // Plain TCP/TLS contacts stay bound: requests then open a new connection to
-  // the contact. (RFC 5626 flows over WebSocket drop theirs: a later issue.)
-  for (auto& [aor, list] : bindings_) {
-    for (auto& b : list) {
-      if (b.source.connection == id) b.source.connection = 0;
+  // A WebSocket contact (RFC 7118: a *.invalid host) and an RFC 5626 flow
+  // (instance + reg-id) are reachable only through the connection they
+  // registered on: with it, the binding goes. Plain TCP/TLS contacts stay
+  // bound; requests then open a new connection to the contact address.
+  for (auto it = bindings_.begin(); it != bindings_.end();) {
+    auto& list = it->second;
+    for (std::size_t i = list.size(); i-- > 0;) {
+      auto& b = list[i];
+      if (b.source.connection != id) continue;
+      const bool flowOnly = b.source.transport == sip::Transport::Ws ||
+                            b.source.transport == sip::Transport::Wss ||
+                            (!b.instance.empty() && !b.regId.empty());
+      if (flowOnly) {
+        core::logger("registrar")->debug("{}: {} unbound, its connection closed", b.aor, b.contact);
+        removeBinding(list, i);
+      } else {
+        b.source.connection = 0;
+      }
     }
+    it = list.empty() ? bindings_.erase(it) : std::next(it);
   }
 }
 

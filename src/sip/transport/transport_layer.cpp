@@ -314,6 +314,13 @@ struct TransportLayer::Impl final : detail::ConnectionHost, AcceptHost {
     for (auto& acceptor : acceptors)
       acceptor->close();
     acceptors.clear();
+    auto closingChannels = std::move(channels);
+    channels.clear();
+    for (auto& entry : closingChannels) {
+      const ConnectionId id = entry.first;
+      entry.second.channel->close();
+      if (notify) guarded("onConnectionClosed", [&] { listener.onConnectionClosed(id); });
+    }
     auto closing = std::move(connections);
     connections.clear();
     byRemote.clear();
@@ -328,6 +335,20 @@ struct TransportLayer::Impl final : detail::ConnectionHost, AcceptHost {
     }
   }
 
+  // ---- WebSocket channels ---------------------------------------------------
+
+  struct Channel {
+    std::shared_ptr<MessageChannel> channel;
+    Flow flow;
+  };
+
+  bool sendChannel(const Flow& to, std::string data) {
+    const auto it = channels.find(to.connection);
+    if (it == channels.end() || it->second.flow.transport != to.transport) return false;
+    it->second.channel->send(std::move(data));
+    return true;
+  }
+
   asio::io_context& io;
   TransportListener& listener;
   TransportOptions opts;
@@ -337,6 +358,7 @@ struct TransportLayer::Impl final : detail::ConnectionHost, AcceptHost {
   std::vector<std::shared_ptr<Acceptor>> acceptors;
   std::unique_ptr<detail::TlsFactory> tls;
   std::unordered_map<ConnectionId, std::shared_ptr<Connection>> connections;
+  std::unordered_map<ConnectionId, Channel> channels;
   // Open (or opening) connection per remote address, accepted ones included,
   // for reuse (RFC 3261 §18.1.1, §18.2.2).
   std::map<RemoteKey, ConnectionId> byRemote;
@@ -391,9 +413,46 @@ bool TransportLayer::send(const Flow& to, std::string data) {
       return impl_->sendStream(to, std::move(data));
     case Transport::Ws:
     case Transport::Wss:
-      break;
+      return impl_->sendChannel(to, std::move(data));
   }
   return false;
+}
+
+ConnectionId TransportLayer::attachChannel(Transport t, std::shared_ptr<MessageChannel> channel,
+                                           const core::Endpoint& remote,
+                                           const core::Endpoint& local) {
+  if (impl_->stopped || (t != Transport::Ws && t != Transport::Wss) || !channel) return 0;
+  const ConnectionId id = impl_->nextId++;
+  Flow flow;
+  flow.transport = t;
+  flow.remote = remote;
+  flow.local = local;
+  flow.connection = id;
+  impl_->channels.emplace(id, Impl::Channel{std::move(channel), flow});
+  impl_->logger->debug("{} connection {} from {}", transportName(t), id, remote.toString());
+  return id;
+}
+
+void TransportLayer::channelMessage(ConnectionId id, std::string message) {
+  const auto it = impl_->channels.find(id);
+  if (it == impl_->channels.end()) return;
+  if (message.find_first_not_of("\r\n \t") == std::string::npos) {
+    if (message.size() >= 4 && message.compare(0, 4, "\r\n\r\n") == 0) {
+      it->second.channel->send("\r\n");
+    }
+    return;
+  }
+  const Flow flow = it->second.flow;  // the listener may close the channel
+  impl_->guarded("onMessage", [&] { impl_->listener.onMessage(std::move(message), flow); });
+}
+
+void TransportLayer::channelClosed(ConnectionId id) {
+  if (impl_->channels.erase(id) == 0) return;
+  impl_->guarded("onConnectionClosed", [&] { impl_->listener.onConnectionClosed(id); });
+}
+
+std::size_t TransportLayer::channelCount() const {
+  return impl_->channels.size();
 }
 
 // The first listener of the transport. A wildcard address (0.0.0.0 or ::)

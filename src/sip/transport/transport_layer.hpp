@@ -25,6 +25,17 @@ struct TransportOptions {
   bool tlsVerifyPeer = false;                      // outgoing TLS: verify the server
 };
 
+// A message-oriented connection that another component accepted: a WebSocket
+// carrying SIP (RFC 7118), where each WebSocket message is one whole SIP
+// message. The web server implements it; the SIP stack never sees HTTP.
+class MessageChannel {
+ public:
+  virtual ~MessageChannel() = default;
+  virtual void send(std::string message) = 0;
+  // Closes the channel; the owner still reports channelClosed() afterwards.
+  virtual void close() = 0;
+};
+
 class TransportLayer final : public TransportSender {
  public:
   TransportLayer(boost::asio::io_context& io, TransportListener& listener,
@@ -43,6 +54,19 @@ class TransportLayer final : public TransportSender {
 
   bool send(const Flow& to, std::string data) override;
   std::optional<core::Endpoint> advertised(Transport t) const override;
+
+  // WebSocket flows (RFC 7118). The web server adopts each accepted `sip`
+  // WebSocket here and gets its connection id; it then reports every message
+  // and, once, the close. Messages go to the TransportListener like those of
+  // any stream connection (with Flow::connection set), and send() to WS/WSS
+  // goes down the channel named by Flow::connection: a browser accepts no
+  // connections, so there is no other way to reach it. Blank messages are
+  // keep-alives (a double CRLF gets a CRLF pong, as RFC 5626 §4.4.1 on streams).
+  ConnectionId attachChannel(Transport t, std::shared_ptr<MessageChannel> channel,
+                             const core::Endpoint& remote, const core::Endpoint& local);
+  void channelMessage(ConnectionId id, std::string message);
+  void channelClosed(ConnectionId id);
+  std::size_t channelCount() const;
 
   // Closes listeners and connections (pending writes are flushed best-effort).
   void shutdown();

@@ -232,6 +232,66 @@ TEST_F(RegistrarTest, PureRefreshesSkipTheStoreUntilTheRowWouldLapse) {
   EXPECT_EQ(again.lookup("alice@example.test")[0]->expires, now_ + 600);
 }
 
+// RFC 7118: a browser's contact (*.invalid) is reachable only through its
+// WebSocket; when that closes, the binding goes, from memory and the store.
+// A TCP contact stays bound: it can be reached by a new connection.
+TEST_F(RegistrarTest, WebSocketBindingsGoWithTheirConnection) {
+  const auto registerOver = [&](const sip::Flow& flow, const std::string& contact,
+                                const std::string& auth, int cseq) {
+    const auto text = fmt::format(
+        "REGISTER sip:example.test SIP/2.0\r\n"
+        "Via: SIP/2.0/{} h7kjh12s.invalid;branch=z9hG4bK-ws-{}\r\n"
+        "Max-Forwards: 70\r\nFrom: <sip:alice@example.test>;tag=w\r\n"
+        "To: <sip:alice@example.test>\r\nCall-ID: ws-{}@x\r\nCSeq: {} REGISTER\r\n"
+        "Contact: <{}>\r\n{}Content-Length: 0\r\n\r\n",
+        sip::transportName(flow.transport), cseq, contact, cseq, contact, auth);
+    transactions_.onMessage(text, flow);
+    return sender_.last();
+  };
+  const auto viaFlow = [](sip::Transport t, sip::ConnectionId id) {
+    sip::Flow f = udpFrom("127.0.0.9", 40000 + static_cast<std::uint16_t>(id));
+    f.transport = t;
+    f.connection = id;
+    return f;
+  };
+  const auto authenticate = [&](const sip::Flow& flow, const std::string& contact, int cseq) {
+    auto challenge = registerOver(flow, contact, "", cseq);
+    EXPECT_EQ(challenge->status(), 401);
+    const auto answer =
+        testkit::digestAnswer(std::string(challenge->first(sip::HeaderId::WwwAuthenticate)),
+                              "alice", "secret", "REGISTER", "sip:example.test");
+    return registerOver(flow, contact, "Authorization: " + answer + "\r\n", cseq + 1);
+  };
+  const auto ws = viaFlow(sip::Transport::Wss, 7);
+  const auto tcp = viaFlow(sip::Transport::Tcp, 8);
+  ASSERT_EQ(authenticate(ws, "sip:a1@h7kjh12s.invalid;transport=ws", 1)->status(), 200);
+  ASSERT_EQ(authenticate(tcp, "sip:alice@127.0.0.9:5070;transport=tcp", 10)->status(), 200);
+  ASSERT_EQ(registrar_.lookup("alice@example.test").size(), 2u);
+  EXPECT_EQ(store_.bindings.size(), 2u);
+
+  registrar_.onConnectionClosed(7);
+  auto left = registrar_.lookup("alice@example.test");
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0]->contact, "sip:alice@127.0.0.9:5070;transport=tcp");
+  EXPECT_EQ(store_.bindings.size(), 1u);
+
+  registrar_.onConnectionClosed(8);
+  left = registrar_.lookup("alice@example.test");
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0]->source.connection, 0u);  // reached by a new connection now
+
+  // A WebSocket binding left in the store (crash) is dropped at load.
+  ASSERT_EQ(
+      authenticate(viaFlow(sip::Transport::Ws, 9), "sip:a2@x.invalid;transport=ws", 20)->status(),
+      200);
+  EXPECT_EQ(store_.bindings.size(), 2u);
+  Registrar again({"example.test", 60, 3600, 3600}, transactions_, auth_, store_,
+                  [this] { return now_; });
+  again.load();
+  EXPECT_EQ(again.lookup("alice@example.test").size(), 1u);
+  EXPECT_EQ(store_.bindings.size(), 1u);
+}
+
 TEST_F(RegistrarTest, RegisteringSomeoneElsesAorIsForbidden) {
   store_.addUser("bob", "example.test", "bobpw");
   int cseq = 1;
