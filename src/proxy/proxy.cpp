@@ -27,8 +27,18 @@ std::optional<boost::asio::ip::address> ipLiteral(std::string_view host) {
   return address;
 }
 
+// RFC 3261 §19.1.2 for SIP; RFC 7118 §5 uses the HTTP ports for WebSockets.
 std::uint16_t defaultPort(sip::Transport t) {
-  return (t == sip::Transport::Tls || t == sip::Transport::Wss) ? 5061 : 5060;
+  switch (t) {
+    case sip::Transport::Tls:
+      return 5061;
+    case sip::Transport::Ws:
+      return 80;
+    case sip::Transport::Wss:
+      return 443;
+    default:
+      return 5060;
+  }
 }
 
 // Transport for reaching a URI (RFC 3263 §4.1 without DNS): the transport
@@ -106,7 +116,8 @@ ProxyStats Proxy::stats() const {
 
 bool Proxy::isUs(const sip::Uri& uri) const {
   const auto address = ipLiteral(uri.host);
-  for (auto t : {sip::Transport::Udp, sip::Transport::Tcp, sip::Transport::Tls}) {
+  for (auto t : {sip::Transport::Udp, sip::Transport::Tcp, sip::Transport::Tls, sip::Transport::Ws,
+                 sip::Transport::Wss}) {
     const auto adv = transport_.advertised(t);
     if (!adv) continue;
     const auto port = uri.port ? uri.port : defaultPort(t);

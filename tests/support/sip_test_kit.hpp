@@ -51,6 +51,7 @@ class RecordingSender final : public sip::TransportSender {
   }
   std::optional<core::Endpoint> advertised(sip::Transport t) const override {
     if (t == sip::Transport::Udp || t == sip::Transport::Tcp) return endpoint("127.0.0.1", 5060);
+    if (t == sip::Transport::Ws) return endpoint("127.0.0.1", 8080);
     return std::nullopt;
   }
   // Parsed messages sent so far, from index `from`.

@@ -207,6 +207,75 @@ TEST_F(ProxyTest, MaxForwardsZeroGets483) {
   EXPECT_EQ(sender_.last()->status(), 483);
 }
 
+// A browser registered over a WebSocket (RFC 7118) is reached only down that
+// connection; the transport change gets two Record-Route entries.
+TEST_F(ProxyTest, CallToAWebSocketUserGoesDownItsConnection) {
+  registrar::Binding b;
+  b.aor = "bob@example.test";
+  b.contact = "sip:k3l2j@df7jal23ls0d.invalid;transport=ws";
+  b.callId = "ws-reg";
+  b.cseq = 1;
+  b.expires = now_ + 600;
+  b.received = "ws:127.0.0.30:40123";
+  store_.putBinding(b);
+  registrar_.load();
+  // (load() drops WebSocket bindings; this one is re-made as if just registered.)
+  ASSERT_TRUE(registrar_.lookup("bob@example.test").empty());
+  sip::Flow ws;
+  ws.transport = sip::Transport::Ws;
+  ws.remote = testkit::endpoint("127.0.0.30", 40123);
+  ws.local = testkit::endpoint("127.0.0.1", 8080);
+  ws.connection = 42;
+  const auto challenge = [&] {
+    transactions_.onMessage(
+        "REGISTER sip:example.test SIP/2.0\r\nVia: SIP/2.0/WS "
+        "df7jal23ls0d.invalid;branch=z9hG4bK-w1\r\n"
+        "Max-Forwards: 70\r\nFrom: <sip:bob@example.test>;tag=w\r\nTo: <sip:bob@example.test>\r\n"
+        "Call-ID: ws-reg\r\nCSeq: 1 REGISTER\r\n"
+        "Contact: <sip:k3l2j@df7jal23ls0d.invalid;transport=ws>\r\nContent-Length: 0\r\n\r\n",
+        ws);
+    return sender_.last();
+  }();
+  ASSERT_EQ(challenge->status(), 401);
+  EXPECT_EQ(sender_.sent.back().to.connection, 42u);
+  const auto answer =
+      testkit::digestAnswer(std::string(challenge->first(sip::HeaderId::WwwAuthenticate)), "bob",
+                            "bobpw", "REGISTER", "sip:example.test");
+  transactions_.onMessage(
+      "REGISTER sip:example.test SIP/2.0\r\nVia: SIP/2.0/WS "
+      "df7jal23ls0d.invalid;branch=z9hG4bK-w2\r\n"
+      "Max-Forwards: 70\r\nFrom: <sip:bob@example.test>;tag=w\r\nTo: <sip:bob@example.test>\r\n"
+      "Call-ID: ws-reg\r\nCSeq: 2 REGISTER\r\nAuthorization: " +
+          answer +
+          "\r\nContact: <sip:k3l2j@df7jal23ls0d.invalid;transport=ws>\r\nContent-Length: 0\r\n\r\n",
+      ws);
+  ASSERT_EQ(sender_.last()->status(), 200);
+
+  const auto mark = authenticatedInvite("bob@example.test");
+  const sip::Flow* to = nullptr;
+  std::unique_ptr<sip::Message> forwarded;
+  for (std::size_t i = mark; i < sender_.sent.size(); ++i) {
+    auto m = sender_.sent[i].parse();
+    if (m->isRequest() && m->method() == sip::Method::Invite) {
+      to = &sender_.sent[i].to;
+      forwarded = std::move(m);
+    }
+  }
+  ASSERT_TRUE(forwarded);
+  EXPECT_EQ(to->transport, sip::Transport::Ws);
+  EXPECT_EQ(to->connection, 42u);
+  EXPECT_EQ(forwarded->requestUriText(), "sip:k3l2j@df7jal23ls0d.invalid;transport=ws");
+  EXPECT_EQ(forwarded->topVia()->transport, "WS");
+  const auto rr = forwarded->values(sip::HeaderId::RecordRoute);
+  ASSERT_EQ(rr.size(), 2u);
+  EXPECT_EQ(rr[0], "<sip:127.0.0.1:8080;transport=ws;lr>");
+  EXPECT_EQ(rr[1], "<sip:127.0.0.1:5060;lr>");
+
+  // The WebSocket closes: bob is gone, and a new call finds no one.
+  registrar_.onConnectionClosed(42);
+  EXPECT_TRUE(registrar_.lookup("bob@example.test").empty());
+}
+
 TEST_F(ProxyTest, ForksToEveryBindingAndCancelsTheOthersOnA2xx) {
   bindBob("sip:bob@127.0.0.20:5080", "127.0.0.20", 5080);
   bindBob("sip:bob@127.0.0.21:5081", "127.0.0.21", 5081);
