@@ -26,9 +26,11 @@ AuthResult Authenticator::check(const sip::Message& request, bool proxy) {
 
   // The digest-uri must name the Request-URI (RFC 7616 §3.4.6), else a
   // response captured for one request could be replayed for another.
-  const auto digestUri = sip::Uri::parse(credentials->uri);
-  bool uriMatches = credentials->uri == request.requestUriText() ||
-                    (digestUri && sip::uriEquivalent(*digestUri, request.requestUri()));
+  bool uriMatches = credentials->uri == request.requestUriText();
+  if (!uriMatches) {
+    const auto digestUri = sip::Uri::parse(credentials->uri);
+    uriMatches = digestUri && sip::uriEquivalent(*digestUri, request.requestUri());
+  }
 
   const auto user = users_.findUserShared(credentials->username);
   const UserRecord* record = (user && user->realm == realm_) ? user.get() : nullptr;

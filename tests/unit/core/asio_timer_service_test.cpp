@@ -38,7 +38,8 @@ TEST(AsioTimerService, FiresInDeadlineOrderAndNeverEarly) {
 }
 
 TEST(AsioTimerService, CoalescedDeadlinesShareGridPoints) {
-  const Clock::time_point base(std::chrono::duration_cast<Clock::duration>(kTimerGranularity * 1000));
+  const Clock::time_point base(
+      std::chrono::duration_cast<Clock::duration>(kTimerGranularity * 1000));
   // On the grid: unchanged.
   EXPECT_EQ(coalescedDeadline(base), base);
   // Anything after a grid point, up to the next one, rounds up to it.
