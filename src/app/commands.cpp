@@ -2,6 +2,7 @@
 
 #include "app/config.hpp"
 #include "app/server.hpp"
+#include "core/jwt.hpp"
 #include "core/log.hpp"
 #include "registrar/digest.hpp"
 #include "store/sqlite_store.hpp"
@@ -10,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include <iostream>
+#include <optional>
 
 namespace tandem::app {
 namespace {
@@ -33,7 +35,8 @@ void addCommonOptions(CLI::App& cmd, CommonOptions& o) {
 
 // Defaults, then the file, then the flags; validated.
 Config buildConfig(const CommonOptions& o, const std::vector<std::string>& listen,
-                   const std::string& tlsCert, const std::string& tlsKey) {
+                   const std::string& tlsCert, const std::string& tlsKey,
+                   const std::optional<std::string>& httpListen) {
   Config config;
   if (!o.configFile.empty()) loadConfigFile(o.configFile, config);
   if (!o.domain.empty()) config.domain = o.domain;
@@ -46,6 +49,7 @@ Config buildConfig(const CommonOptions& o, const std::vector<std::string>& liste
   }
   if (!tlsCert.empty()) config.tlsCert = tlsCert;
   if (!tlsKey.empty()) config.tlsKey = tlsKey;
+  if (httpListen) config.httpListen = *httpListen;
   validate(config);
   return config;
 }
@@ -75,6 +79,10 @@ int runCommandLine(int argc, char** argv) {
                        "TRANSPORT:HOST:PORT to listen on (udp, tcp, tls); repeatable (sip.listen)");
   serveCmd->add_option("--tls-cert", tlsCert, "PEM certificate chain for TLS (tls.cert)");
   serveCmd->add_option("--tls-key", tlsKey, "PEM private key for TLS (tls.key)");
+  std::optional<std::string> httpListen;
+  serveCmd->add_option("--http-listen", httpListen,
+                       "HOST:PORT of the web server (HTTP/WS, and HTTPS/WSS with --tls-cert); "
+                       "\"off\" disables it (http.listen, default 0.0.0.0:8080)");
 
   auto* userCmd = app.add_subcommand("user", "manage users of the served domain");
   userCmd->require_subcommand(1);
@@ -90,6 +98,18 @@ int runCommandLine(int argc, char** argv) {
   auto* listCmd = userCmd->add_subcommand("list", "list users");
   addCommonOptions(*listCmd, common);
 
+  auto* tokenCmd = app.add_subcommand("token", "bearer tokens (JWT HS256) for users");
+  tokenCmd->require_subcommand(1);
+  auto* mintCmd =
+      tokenCmd->add_subcommand("mint", "print a token for USER, signed with auth.jwt_secret");
+  addCommonOptions(*mintCmd, common);
+  std::string jwtSecret;
+  long long ttl = 3600;
+  mintCmd->add_option("USER", userName, "user name (the token's \"sub\")")->required();
+  mintCmd->add_option("--ttl", ttl, "seconds the token stays valid (default 3600)")
+      ->check(CLI::Range(1LL, 10LL * 365 * 24 * 3600));
+  mintCmd->add_option("--jwt-secret", jwtSecret, "HS256 secret (auth.jwt_secret)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -98,9 +118,24 @@ int runCommandLine(int argc, char** argv) {
   }
 
   try {
-    const auto config = buildConfig(common, listen, tlsCert, tlsKey);
+    const auto config = buildConfig(common, listen, tlsCert, tlsKey, httpListen);
     core::setLogLevel(config.logLevel);
     if (serveCmd->parsed()) return serve(config);
+    if (mintCmd->parsed()) {
+      const auto& secret = jwtSecret.empty() ? config.jwtSecret : jwtSecret;
+      if (secret.empty())
+        throw ConfigError(
+            "configuration key 'auth.jwt_secret' is not set: tokens need the secret shared with "
+            "the site (set auth.jwt_secret or pass --jwt-secret)");
+      if (userName.empty()) throw ConfigError("user name must not be empty");
+      const auto now = core::unixNow();
+      core::JwtClaims claims;
+      claims.subject = userName;
+      claims.issuedAt = now;
+      claims.expiresAt = now + ttl;
+      std::cout << core::mintJwt(secret, claims) << "\n";
+      return 0;
+    }
 
     auto db = openStore(config);
     if (addCmd->parsed()) {

@@ -1,5 +1,6 @@
 #pragma once
-// The command line: `tandem serve`, `tandem user add|del|list`, `tandem --version`.
+// The command line: `tandem serve`, `tandem user add|del|list`, `tandem token mint`,
+// `tandem --version`.
 
 namespace tandem::app {
 

@@ -63,6 +63,47 @@ void rejectUnknownKeys(const toml::table& table, std::string_view section,
   }
 }
 
+// An array of strings; absent keys leave `out` unchanged.
+void readStrings(const toml::table& table, std::string_view section, std::string_view name,
+                 std::vector<std::string>& out) {
+  const auto* node = table.get(name);
+  if (!node) return;
+  const auto key = fmt::format("{}.{}", section, name);
+  const auto* array = node->as_array();
+  if (!array) fail(key, valueText(*node), "expected an array of strings");
+  out.clear();
+  for (const auto& item : *array) {
+    auto v = item.value<std::string>();
+    if (!v) fail(key, valueText(item), "expected a string");
+    out.push_back(*v);
+  }
+}
+
+// [[ice.servers]]: urls, and for TURN either secret (+ ttl) or username + credential.
+void readIceServers(const toml::table& table, std::vector<web::IceServer>& out) {
+  const auto* node = table.get("servers");
+  if (!node) return;
+  const auto* array = node->as_array();
+  if (!array) fail("ice.servers", valueText(*node), "expected an array of tables [[ice.servers]]");
+  out.clear();
+  for (const auto& item : *array) {
+    const auto* t = item.as_table();
+    if (!t) fail("ice.servers", valueText(item), "expected a table with urls");
+    rejectUnknownKeys(*t, "ice.servers", {"urls", "secret", "ttl", "username", "credential"});
+    web::IceServer server;
+    if (const auto* urls = t->get("urls"); urls && urls->is_string()) {
+      server.urls = {*urls->value<std::string>()};
+    } else {
+      readStrings(*t, "ice.servers", "urls", server.urls);
+    }
+    read(*t, "ice.servers", "secret", server.secret);
+    readDuration(*t, "ice.servers", "ttl", server.ttl);
+    read(*t, "ice.servers", "username", server.username);
+    read(*t, "ice.servers", "credential", server.credential);
+    out.push_back(std::move(server));
+  }
+}
+
 const toml::table* section(const toml::table& root, std::string_view name) {
   const auto* node = root.get(name);
   if (!node) return nullptr;
@@ -104,6 +145,35 @@ ListenSpec parseListen(const std::string& key, const std::string& value) {
   return spec;
 }
 
+core::Endpoint parseHostPort(const std::string& key, const std::string& value) {
+  const auto portColon = value.rfind(':');
+  if (portColon == std::string::npos) fail(key, value, "expected HOST:PORT, e.g. 0.0.0.0:8080");
+  auto host = value.substr(0, portColon);
+  const auto portText = value.substr(portColon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  core::Endpoint endpoint;
+  boost::system::error_code ec;
+  endpoint.address = boost::asio::ip::make_address(host, ec);
+  if (ec) fail(key, value, fmt::format("'{}' is not an IP address", host));
+  unsigned port = 0;
+  const auto [end, err] = std::from_chars(portText.data(), portText.data() + portText.size(), port);
+  if (err != std::errc() || end != portText.data() + portText.size() || port > 65535)
+    fail(key, value, fmt::format("'{}' is not a port number (0-65535)", portText));
+  endpoint.port = static_cast<std::uint16_t>(port);
+  return endpoint;
+}
+
+std::string defaultWebRoot() {
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const auto installed = exe.parent_path().parent_path() / "share" / "tandem" / "www";
+    if (std::filesystem::is_directory(installed, ec)) return installed.string();
+  }
+  return TANDEM_SOURCE_WEB_ROOT;
+}
+
 void loadConfigFile(const std::string& path, Config& config) {
   toml::table root;
   try {
@@ -113,7 +183,8 @@ void loadConfigFile(const std::string& path, Config& config) {
     throw ConfigError(fmt::format("configuration file '{}' line {} column {}: {}", path, where.line,
                                   where.column, e.description()));
   }
-  rejectUnknownKeys(root, "", {"server", "sip", "tls", "registrar"});
+  rejectUnknownKeys(root, "",
+                    {"server", "sip", "tls", "registrar", "http", "websocket", "ice", "auth"});
 
   if (const auto* t = section(root, "server")) {
     rejectUnknownKeys(*t, "server", {"domain", "data_dir", "log_level"});
@@ -149,6 +220,27 @@ void loadConfigFile(const std::string& path, Config& config) {
     read(*t, "tls", "key", config.tlsKey);
     read(*t, "tls", "ca_file", config.tlsCaFile);
   }
+  if (const auto* t = section(root, "http")) {
+    rejectUnknownKeys(*t, "http", {"listen", "root", "allowed_origins", "public_ws_url"});
+    read(*t, "http", "listen", config.httpListen);
+    read(*t, "http", "root", config.httpRoot);
+    readStrings(*t, "http", "allowed_origins", config.allowedOrigins);
+    read(*t, "http", "public_ws_url", config.publicWsUrl);
+  }
+  if (const auto* t = section(root, "websocket")) {
+    rejectUnknownKeys(*t, "websocket", {"max_message_size", "ping_interval", "idle_timeout"});
+    read(*t, "websocket", "max_message_size", config.wsMaxMessageSize);
+    readDuration(*t, "websocket", "ping_interval", config.wsPingInterval);
+    readDuration(*t, "websocket", "idle_timeout", config.wsIdleTimeout);
+  }
+  if (const auto* t = section(root, "ice")) {
+    rejectUnknownKeys(*t, "ice", {"servers"});
+    readIceServers(*t, config.iceServers);
+  }
+  if (const auto* t = section(root, "auth")) {
+    rejectUnknownKeys(*t, "auth", {"jwt_secret"});
+    read(*t, "auth", "jwt_secret", config.jwtSecret);
+  }
   if (const auto* t = section(root, "registrar")) {
     rejectUnknownKeys(*t, "registrar",
                       {"min_expires", "max_expires", "default_expires", "nonce_lifetime"});
@@ -158,6 +250,50 @@ void loadConfigFile(const std::string& path, Config& config) {
     readDuration(*t, "registrar", "nonce_lifetime", config.nonceLifetime);
   }
 }
+
+namespace {
+
+void validateWeb(Config& config) {
+  config.httpEndpoint.reset();
+  if (!config.httpListen.empty() && config.httpListen != "off")
+    config.httpEndpoint = parseHostPort("http.listen", config.httpListen);
+  if (!config.httpRoot.empty() && !std::filesystem::is_directory(config.httpRoot))
+    fail("http.root", config.httpRoot, "no such directory");
+  for (const auto& origin : config.allowedOrigins) {
+    if (origin.rfind("http://", 0) != 0 && origin.rfind("https://", 0) != 0)
+      fail("http.allowed_origins", origin,
+           "an origin is scheme://host[:port], e.g. \"https://phone.example.com\"");
+  }
+  if (!config.publicWsUrl.empty() && config.publicWsUrl.rfind("ws://", 0) != 0 &&
+      config.publicWsUrl.rfind("wss://", 0) != 0)
+    fail("http.public_ws_url", config.publicWsUrl, "must start with ws:// or wss://");
+  if (config.wsMaxMessageSize < 1024 || config.wsMaxMessageSize > 16 * 1024 * 1024)
+    fail("websocket.max_message_size", std::to_string(config.wsMaxMessageSize),
+         "must be 1024..16777216 bytes");
+  if (config.wsPingInterval.count() < 1)
+    fail("websocket.ping_interval", std::to_string(config.wsPingInterval.count()),
+         "must be at least 1 second");
+  if (config.wsIdleTimeout <= config.wsPingInterval)
+    fail("websocket.idle_timeout", std::to_string(config.wsIdleTimeout.count()),
+         "must be longer than websocket.ping_interval, so live peers can answer a ping");
+  for (const auto& server : config.iceServers) {
+    const auto text = server.urls.empty() ? std::string() : server.urls.front();
+    if (server.urls.empty()) fail("ice.servers", text, "each server needs urls");
+    for (const auto& url : server.urls) {
+      if (url.rfind("stun:", 0) != 0 && url.rfind("stuns:", 0) != 0 && url.rfind("turn:", 0) != 0 &&
+          url.rfind("turns:", 0) != 0)
+        fail("ice.servers.urls", url, "must start with stun:, stuns:, turn: or turns:");
+    }
+    if (server.isTurn() && server.secret.empty() &&
+        (server.username.empty() || server.credential.empty()))
+      fail("ice.servers", text,
+           "a TURN server needs secret (coturn use-auth-secret) or username and credential");
+    if (server.ttl.count() < 60)
+      fail("ice.servers.ttl", std::to_string(server.ttl.count()), "must be at least 60 seconds");
+  }
+}
+
+}  // namespace
 
 void validate(Config& config) {
   if (config.domain.empty()) fail("server.domain", config.domain, "must not be empty");
@@ -204,6 +340,7 @@ void validate(Config& config) {
     fail("sip.t2_ms", std::to_string(config.t2.count()), "must not be less than sip.t1_ms");
   if (config.t4.count() < 1)
     fail("sip.t4_ms", std::to_string(config.t4.count()), "must be at least 1 ms");
+  validateWeb(config);
   if (config.minExpires < 1)
     fail("registrar.min_expires", std::to_string(config.minExpires), "must be at least 1 second");
   if (config.maxExpires < config.minExpires)

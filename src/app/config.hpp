@@ -5,9 +5,11 @@
 
 #include "core/endpoint.hpp"
 #include "sip/transport/flow.hpp"
+#include "web/client_config.hpp"
 
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -37,6 +39,24 @@ struct Config {
   // [tls]
   std::string tlsCert, tlsKey, tlsCaFile;
 
+  // [http]
+  std::string httpListen = "0.0.0.0:8080";     // "" or "off": no web server
+  std::optional<core::Endpoint> httpEndpoint;  // parsed from httpListen by validate()
+  std::string httpRoot;                        // static files; "" = defaultWebRoot()
+  std::vector<std::string> allowedOrigins;     // WebSocket Origin allow-list; empty = any
+  std::string publicWsUrl;                     // WebSocket URL in /api/config; "" = from Host
+
+  // [websocket]
+  std::size_t wsMaxMessageSize = 65535;
+  std::chrono::seconds wsPingInterval{30};
+  std::chrono::seconds wsIdleTimeout{90};
+
+  // [ice]
+  std::vector<web::IceServer> iceServers;
+
+  // [auth]
+  std::string jwtSecret;  // HS256 secret shared with the site's web server
+
   // [registrar]
   int minExpires = 60;
   int maxExpires = 3600;
@@ -54,6 +74,14 @@ class ConfigError : public std::runtime_error {
 // Parses "udp:HOST:PORT" (HOST may be an IPv6 literal in brackets). Throws
 // ConfigError naming `key`.
 ListenSpec parseListen(const std::string& key, const std::string& value);
+
+// Parses "HOST:PORT" (IPv6 hosts in brackets). Throws ConfigError naming `key`.
+core::Endpoint parseHostPort(const std::string& key, const std::string& value);
+
+// Where static files are served from when http.root is not set:
+// <dir of the executable>/../share/tandem/www when it exists, else the web
+// phone build in the source tree (webphone/dist).
+std::string defaultWebRoot();
 
 // Reads a TOML file into `config` (keys absent from the file keep their
 // values). Throws ConfigError for unreadable files, syntax errors, unknown keys,

@@ -2,6 +2,7 @@
 
 #include "core/asio_timer_service.hpp"
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "proxy/proxy.hpp"
 #include "registrar/authenticator.hpp"
 #include "registrar/cached_user_store.hpp"
@@ -10,6 +11,8 @@
 #include "sip/transaction/transaction_layer.hpp"
 #include "sip/transport/transport_layer.hpp"
 #include "store/sqlite_store.hpp"
+#include "web/client_config.hpp"
+#include "web/http_server.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -17,6 +20,7 @@
 #include <fmt/format.h>
 
 #include <csignal>
+#include <optional>
 
 namespace tandem::app {
 namespace {
@@ -43,6 +47,24 @@ class Dispatch final : public sip::TransportListener {
   }
   void onSendFailed(const sip::Flow& to) override { transactions->onSendFailed(to); }
 };
+
+// Stands in for SIP over WebSocket (RFC 7118) until the transport takes the
+// "sip" subprotocol: accepts the handshake, then closes with 1011.
+class PlaceholderSipHandler final : public web::WebSocketHandler {
+ public:
+  void onOpen(std::shared_ptr<web::WebSocketSession> session) override {
+    core::logger("web")->info("ws {} from {}: SIP over WebSocket is not available yet",
+                              session->id(), session->remote().toString());
+    session->close(web::close_code::kInternalError, "not yet");
+  }
+};
+
+// host:port for the log: the listening address, or localhost when listening
+// on all addresses.
+std::string webHostPort(const core::Endpoint& at) {
+  const std::string host = at.address.is_unspecified() ? "localhost" : at.hostForUri();
+  return fmt::format("{}:{}", host, at.port);
+}
 
 // Re-arms itself every `interval` until the loop stops.
 void every(core::TimerService& timers, core::Millis interval, std::function<void()> fn) {
@@ -110,6 +132,37 @@ int serve(const Config& config) {
   }
   log->info("serving domain {} with data in {}", config.domain, config.dataDir);
 
+  // The web server: static web phone, /api/config, /healthz, /metrics, /ws.
+  PlaceholderSipHandler sipOverWebSocket;
+  std::optional<web::HttpServer> http;
+  if (config.httpEndpoint) {
+    web::HttpOptions httpOptions;
+    httpOptions.maxWebSocketMessage = config.wsMaxMessageSize;
+    httpOptions.pingInterval = config.wsPingInterval;
+    httpOptions.idleTimeout = config.wsIdleTimeout;
+    httpOptions.allowedOrigins = config.allowedOrigins;
+    httpOptions.staticRoot = config.httpRoot.empty() ? defaultWebRoot() : config.httpRoot;
+    // The HTTP answer does not reveal the server's paths; the log line below does.
+    httpOptions.missingIndexHint =
+        "the web phone is not installed on this server (build webphone/ or set http.root)";
+    httpOptions.tlsCertFile = config.tlsCert;
+    httpOptions.tlsKeyFile = config.tlsKey;
+    const auto root = httpOptions.staticRoot;
+    http.emplace(io, std::move(httpOptions));
+    http->addWebSocketProtocol("sip", sipOverWebSocket);
+    web::addStandardRoutes(*http, {config.domain, config.publicWsUrl, config.iceServers},
+                           core::metrics());
+    if (auto err = http->listen(*config.httpEndpoint); !err.empty()) {
+      throw ConfigError(fmt::format("configuration key 'http.listen' = '{}': cannot listen: {}",
+                                    config.httpListen, err));
+    }
+    const auto where = webHostPort(*http->boundEndpoint());
+    const bool tls = http->tlsEnabled();
+    log->info("web phone on {}://{}/ (WebSocket {}://{}/ws{}), static files from {}",
+              tls ? "https" : "http", where, tls ? "wss" : "ws", where,
+              tls ? "; plain http/ws on the same port" : "", root);
+  }
+
   every(timers, kStoreFlushInterval, [&] { db->flush(); });
   every(timers, kPurgeInterval, [&] { registrar.purgeExpired(); });
 
@@ -117,6 +170,7 @@ int serve(const Config& config) {
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
     if (ec) return;
     log->info("signal {}: shutting down", signal);
+    if (http) http->shutdown();
     transport.shutdown();
     io.stop();
   });
