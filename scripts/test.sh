@@ -15,7 +15,7 @@ scripts/install-deps.sh test
 jobs=$(nproc)
 # Fuzz targets: clang with libFuzzer; only the parser libraries are built.
 cmake --preset fuzz >/dev/null
-cmake --build --preset fuzz --target fuzz_sip_message fuzz_sip_uri fuzz_stream_framer -j "$jobs"
+cmake --build --preset fuzz --target fuzz_sip_message fuzz_sip_uri fuzz_stream_framer fuzz_jwt -j "$jobs"
 
 cmake --preset debug -DTANDEM_FUZZ_BUILD_DIR="$PWD/build/fuzz" >/dev/null
 cmake --build --preset debug -j "$jobs"
