@@ -196,20 +196,24 @@ void Proxy::answerOptions(sip::TransactionId tx, const sip::Message& request) {
 
 // ---------------------------------------------------------------- requests
 
-// A REGISTER for us without credentials gets its 401 statelessly (RFC 3261
-// §8.2.7): half of every registration, answered without a transaction, its
-// timers or its memory. A retransmission just gets a fresh challenge. Only the
-// plain case: anything onRequest() would treat otherwise (a Route to strip, an
-// unsupported Proxy-Require, a non-sip Request-URI) takes the stateful path.
+// A REGISTER for us is answered statelessly (RFC 3261 §8.2.7): without a
+// transaction, its 32 s of timers or its memory. Without credentials it gets
+// its 401 (a retransmission just gets a fresh challenge); with credentials the
+// registrar processes it idempotently, so a retransmission gets the same
+// answer (Registrar::handleRegisterStateless). Only the plain case: anything
+// onRequest() would treat otherwise (a Route to strip, an unsupported
+// Proxy-Require, a non-sip Request-URI) takes the stateful path.
 bool Proxy::answerStatelessly(const sip::Message& request, const sip::Flow& from) {
   if (request.method() != sip::Method::Register || request.has(sip::HeaderId::Route) ||
       request.has(sip::HeaderId::ProxyRequire) || !request.requestUri().isSipOrSips() ||
       !isOurHost(request.requestUri())) {
     return false;
   }
-  auto challenge = registrar_.challengeWithoutCredentials(request);
-  if (!challenge) return false;
-  transactions_.respondStateless(*challenge, from);
+  if (auto challenge = registrar_.challengeWithoutCredentials(request)) {
+    transactions_.respondStateless(*challenge, from);
+  } else {
+    registrar_.handleRegisterStateless(request, from);
+  }
   return true;
 }
 

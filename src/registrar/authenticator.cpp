@@ -9,7 +9,24 @@ namespace tandem::registrar {
 Authenticator::Authenticator(std::string realm, UserStore& users, NonceManager& nonces)
     : realm_(std::move(realm)), users_(users), nonces_(nonces) {}
 
-AuthResult Authenticator::check(const sip::Message& request, bool proxy) {
+namespace {
+
+// Names one request among its retransmissions and every other request: the
+// top Via (branch, sent-by, received/rport), Call-ID, CSeq, and the digest
+// response (which covers nonce, nc, cnonce, method and URI). Never 0.
+std::uint64_t requestFingerprint(const sip::Message& request, std::string_view response) {
+  const std::hash<std::string_view> h;
+  std::uint64_t f = h(request.first(sip::HeaderId::Via));
+  f = f * 0x9E3779B97F4A7C15ULL ^ h(request.callId());
+  f = f * 0x9E3779B97F4A7C15ULL ^ h(request.first(sip::HeaderId::CSeq));
+  f = f * 0x9E3779B97F4A7C15ULL ^ h(response);
+  return f == 0 ? 1 : f;
+}
+
+}  // namespace
+
+AuthResult Authenticator::check(const sip::Message& request, bool proxy,
+                                bool recogniseRetransmissions) {
   const auto headerId = proxy ? sip::HeaderId::ProxyAuthorization : sip::HeaderId::Authorization;
   // Credentials cannot be split at commas (their parameters use them): take
   // whole header lines, and only those for our realm (RFC 3261 §22.3).
@@ -22,7 +39,7 @@ AuthResult Authenticator::check(const sip::Message& request, bool proxy) {
       break;
     }
   }
-  if (!credentials) return {AuthStatus::Challenge, {}, challenge(request, proxy, false)};
+  if (!credentials) return {AuthStatus::Challenge, {}, false, challenge(request, proxy, false)};
 
   // The digest-uri must name the Request-URI (RFC 7616 §3.4.6), else a
   // response captured for one request could be replayed for another.
@@ -34,16 +51,19 @@ AuthResult Authenticator::check(const sip::Message& request, bool proxy) {
 
   const auto user = users_.findUserShared(credentials->username);
   const UserRecord* record = (user && user->realm == realm_) ? user.get() : nullptr;
-  const auto result = verifyDigest(nonces_, *credentials, request.methodText(), realm_, record);
-  if (result == DigestResult::Ok && uriMatches) {
-    return {AuthStatus::Ok, credentials->username, nullptr};
+  const std::uint64_t fingerprint =
+      recogniseRetransmissions ? requestFingerprint(request, credentials->response) : 0;
+  const auto result =
+      verifyDigest(nonces_, *credentials, request.methodText(), realm_, record, fingerprint);
+  if ((result == DigestResult::Ok || result == DigestResult::Repeated) && uriMatches) {
+    return {AuthStatus::Ok, credentials->username, result == DigestResult::Repeated, nullptr};
   }
   ++failures_;
   core::logger("registrar")
       ->info("authentication of '{}' failed for {} (Call-ID {}){}", credentials->username,
              request.methodText(), request.callId(),
              result == DigestResult::Stale ? ": stale nonce" : "");
-  return {AuthStatus::Challenge, {}, challenge(request, proxy, result == DigestResult::Stale)};
+  return {AuthStatus::Challenge, {}, false, challenge(request, proxy, result == DigestResult::Stale)};
 }
 
 std::unique_ptr<sip::Message> Authenticator::challengeIfNoCredentials(const sip::Message& request,

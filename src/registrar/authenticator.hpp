@@ -22,6 +22,10 @@ enum class AuthStatus {
 struct AuthResult {
   AuthStatus status = AuthStatus::Challenge;
   std::string user;
+  // Ok for a retransmission of the request that last used these credentials'
+  // nonce-count (see NonceManager::countUse): only when check() was asked to
+  // recognise them.
+  bool repeated = false;
   std::unique_ptr<sip::Message> challenge;  // 401 or 407, when status == Challenge
 };
 
@@ -32,7 +36,10 @@ class Authenticator {
   // `proxy` selects Proxy-Authorization / 407 / Proxy-Authenticate instead of
   // Authorization / 401 / WWW-Authenticate. An unknown user and a wrong
   // password get the same fresh challenge, so user names cannot be probed.
-  AuthResult check(const sip::Message& request, bool proxy);
+  // `recogniseRetransmissions`: the request has no server transaction (it is
+  // answered statelessly), so a retransmission reaches check() and must be
+  // accepted again, with `repeated` set.
+  AuthResult check(const sip::Message& request, bool proxy, bool recogniseRetransmissions = false);
   // The challenge check() would answer when `request` carries no credentials
   // header at all; nullptr when it carries one (check() then parses it).
   // Costs no user lookup, so a first, credential-less request can be answered

@@ -336,10 +336,11 @@ void NonceManager::expireCounts(std::int64_t t) {
   }
 }
 
-bool NonceManager::acceptCount(std::string_view nonce, std::uint32_t nc) {
-  if (nc == 0) return false;  // counts start at 00000001 (RFC 7616 §3.4)
+NonceManager::CountUse NonceManager::countUse(std::string_view nonce, std::uint32_t nc,
+                                              std::uint64_t fingerprint) {
+  if (nc == 0) return CountUse::Rejected;  // counts start at 00000001 (RFC 7616 §3.4)
   const auto raw = decodeNonce(nonce);
-  if (!raw) return false;
+  if (!raw) return CountUse::Rejected;
   expireCounts(now());
   // Timestamp and salt name the nonce (check() vouched for them): as unique
   // as 64 random bits within a second, and no string to allocate or hash.
@@ -348,21 +349,25 @@ bool NonceManager::acceptCount(std::string_view nonce, std::uint32_t nc) {
   const std::uint64_t key =
       salt ^ (static_cast<std::uint64_t>(readTimestamp(raw->data())) * 0x9E3779B97F4A7C15ULL);
   if (auto it = counts_.find(key); it != counts_.end()) {
-    if (nc <= it->second.highest) return false;
-    it->second.highest = nc;
-    return true;
+    Count& count = it->second;
+    if (nc == count.highest && fingerprint != 0 && fingerprint == count.fingerprint)
+      return CountUse::Repeated;
+    if (nc <= count.highest) return CountUse::Rejected;
+    count.highest = nc;
+    count.fingerprint = fingerprint;
+    return CountUse::Accepted;
   }
   const std::int64_t issued = readTimestamp(raw->data());
-  if (issued <= forgottenUpTo_) return false;
+  if (issued <= forgottenUpTo_) return CountUse::Rejected;
   if (counts_.size() >= kMaxTrackedNonces) {
     auto it = counts_.find(order_.front());
     forgottenUpTo_ = std::max(forgottenUpTo_, it->second.issued);
     counts_.erase(it);
     order_.pop_front();
   }
-  counts_.emplace(key, Count{nc, issued});
+  counts_.emplace(key, Count{nc, issued, fingerprint});
   order_.push_back(key);
-  return true;
+  return CountUse::Accepted;
 }
 
 // --- Challenges and credentials ---------------------------------------------
@@ -476,7 +481,8 @@ std::optional<DigestCredentials> parseCredentials(std::string_view value) {
 }
 
 DigestResult verifyDigest(NonceManager& nonces, const DigestCredentials& c, std::string_view method,
-                          std::string_view realm, const UserRecord* user) {
+                          std::string_view realm, const UserRecord* user,
+                          std::uint64_t fingerprint) {
   // Checks that do not depend on the user come first; after them, a known and
   // an unknown user take the same path.
   const auto alg = parseAlgorithm(c.algorithm);
@@ -511,8 +517,13 @@ DigestResult verifyDigest(NonceManager& nonces, const DigestCredentials& c, std:
   if (!match || !known) return DigestResult::Rejected;
 
   if (nonceStatus == NonceStatus::Stale) return DigestResult::Stale;
-  if (withQop && !nonces.acceptCount(c.nonce, *nc)) return DigestResult::Stale;
-  return DigestResult::Ok;
+  if (!withQop) return DigestResult::Ok;
+  switch (nonces.countUse(c.nonce, *nc, fingerprint)) {
+    case NonceManager::CountUse::Accepted: return DigestResult::Ok;
+    case NonceManager::CountUse::Repeated: return DigestResult::Repeated;
+    case NonceManager::CountUse::Rejected: break;
+  }
+  return DigestResult::Stale;
 }
 
 }  // namespace tandem::registrar

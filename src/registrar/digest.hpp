@@ -95,7 +95,16 @@ class NonceManager {
   // Such a request gets a stale=true challenge (common practice; RFC 7616
   // leaves the reaction open), so a client that merely reordered its requests
   // retries with a fresh nonce instead of failing.
-  bool acceptCount(std::string_view nonce, std::uint32_t nc);
+  bool acceptCount(std::string_view nonce, std::uint32_t nc) {
+    return countUse(nonce, nc, 0) == CountUse::Accepted;
+  }
+  // The same, also told which request used the count: `fingerprint` (nonzero)
+  // names the request (its Via, Call-ID, CSeq and digest response). A count
+  // equal to the highest is Repeated when it comes with the fingerprint of the
+  // request that set it: a retransmission of a request answered statelessly,
+  // which must get the same answer again (RFC 3261 §8.2.7), not a replay.
+  enum class CountUse { Accepted, Repeated, Rejected };
+  CountUse countUse(std::string_view nonce, std::uint32_t nc, std::uint64_t fingerprint);
 
   std::chrono::seconds lifetime() const { return lifetime_; }
   std::size_t trackedNonces() const { return counts_.size(); }
@@ -103,7 +112,8 @@ class NonceManager {
  private:
   struct Count {
     std::uint32_t highest = 0;
-    std::int64_t issued = 0;  // the nonce's timestamp
+    std::int64_t issued = 0;        // the nonce's timestamp
+    std::uint64_t fingerprint = 0;  // of the request that used `highest`
   };
 
   std::int64_t now() const;
@@ -160,6 +170,9 @@ std::optional<DigestCredentials> parseCredentials(std::string_view value);
 
 enum class DigestResult {
   Ok,
+  // Correct, and the nonce-count repeats that of the very same request (same
+  // fingerprint): a retransmission, to be answered as the first time.
+  Repeated,
   // Correct response, but the nonce expired or its nonce-count was replayed:
   // challenge again with stale=true.
   Stale,
@@ -185,7 +198,10 @@ enum class DigestResult {
 // compared in constant time (CRYPTO_memcmp). The nonce-count is recorded only
 // after the response was found correct, so a forger cannot burn a victim's
 // counts.
+// `fingerprint` names the request (see NonceManager::countUse); 0 when the
+// caller has transactions to absorb retransmissions.
 DigestResult verifyDigest(NonceManager& nonces, const DigestCredentials& credentials,
-                          std::string_view method, std::string_view realm, const UserRecord* user);
+                          std::string_view method, std::string_view realm, const UserRecord* user,
+                          std::uint64_t fingerprint = 0);
 
 }  // namespace tandem::registrar

@@ -125,11 +125,6 @@ void Registrar::load() {
   core::logger("registrar")->info("loaded {} bindings for {} AORs", loaded, bindings_.size());
 }
 
-void Registrar::reply(sip::TransactionId tx, const sip::Message& request, int status,
-                      std::string_view reason) {
-  transactions_.respond(tx, sip::makeResponse(request, status, reason, core::randomToken(10)));
-}
-
 void Registrar::removeBinding(std::vector<Binding>& list, std::size_t index) {
   store_.deleteBinding(list[index].aor, list[index].contact);
   byContact_.erase(list[index].contact);
@@ -142,23 +137,42 @@ std::unique_ptr<sip::Message> Registrar::challengeWithoutCredentials(const sip::
 
 void Registrar::handleRegister(sip::TransactionId tx, const sip::Message& request,
                                const sip::Flow& from) {
+  transactions_.respond(tx, process(request, from, core::randomToken(10), false));
+}
+
+void Registrar::handleRegisterStateless(const sip::Message& request, const sip::Flow& from) {
+  transactions_.respondStateless(*process(request, from, statelessTag(request), true), from);
+}
+
+std::string Registrar::statelessTag(const sip::Message& request) {
+  // The same request must get the same response (RFC 3261 §8.2.7), To tag
+  // included: derive it from what names the request.
+  const std::size_t h = std::hash<std::string_view>{}(request.first(sip::HeaderId::Via)) ^
+                        (std::hash<std::string_view>{}(request.callId()) * 31) ^
+                        (std::hash<std::string_view>{}(request.first(sip::HeaderId::CSeq)) * 131);
+  return fmt::format("{:016x}", h);
+}
+
+std::unique_ptr<sip::Message> Registrar::process(const sip::Message& request,
+                                                 const sip::Flow& from, std::string_view toTag,
+                                                 bool stateless) {
   auto log = core::logger("registrar");
+  const auto reply = [&](int status, std::string_view reason) {
+    return sip::makeResponse(request, status, reason, std::string(toTag));
+  };
 
   // §10.3 step 3: authenticate before looking at the bindings.
-  auto auth = auth_.check(request, /*proxy=*/false);
-  if (auth.status != AuthStatus::Ok) {
-    transactions_.respond(tx, std::move(auth.challenge));
-    return;
-  }
+  auto auth = auth_.check(request, /*proxy=*/false, /*recogniseRetransmissions=*/stateless);
+  if (auth.status != AuthStatus::Ok) return std::move(auth.challenge);
 
   // Steps 4-5: the To header names the AOR; it must be in our domain and belong
   // to the authenticated user.
   const auto to = request.to();
-  if (!to || !to->uri.isSipOrSips()) return reply(tx, request, 400, "Bad To header");
+  if (!to || !to->uri.isSipOrSips()) return reply(400, "Bad To header");
   if (!sip::iequals(to->uri.host, config_.domain))
-    return reply(tx, request, 404, "Not Found (domain not served here)");
+    return reply(404, "Not Found (domain not served here)");
   if (sip::unescape(to->uri.user) != auth.user)
-    return reply(tx, request, 403, "Forbidden (To does not match the authenticated user)");
+    return reply(403, "Forbidden (To does not match the authenticated user)");
   const auto aor = makeAor(to->uri.user, config_.domain);
 
   const auto cseq = request.cseq();
@@ -166,7 +180,7 @@ void Registrar::handleRegister(sip::TransactionId tx, const sip::Message& reques
   std::optional<std::int64_t> headerExpires;
   if (const auto* h = request.find(sip::HeaderId::Expires)) {
     headerExpires = parseDeltaSeconds(h->value);
-    if (!headerExpires) return reply(tx, request, 400, "Bad Expires header");
+    if (!headerExpires) return reply(400, "Bad Expires header");
   }
 
   const auto contactValues = request.values(sip::HeaderId::Contact);
@@ -178,7 +192,7 @@ void Registrar::handleRegister(sip::TransactionId tx, const sip::Message& reques
                                 [](std::string_view v) { return v == "*"; });
   if (star) {
     if (contactValues.size() != 1 || headerExpires != std::int64_t{0})
-      return reply(tx, request, 400, "Invalid Contact: * (needs Expires: 0 and no other contact)");
+      return reply(400, "Invalid Contact: * (needs Expires: 0 and no other contact)");
     for (std::size_t i = list.size(); i-- > 0;) {
       if (list[i].callId == callId && list[i].cseq >= cseq->number) continue;  // stale request
       removeBinding(list, i);
@@ -195,11 +209,11 @@ void Registrar::handleRegister(sip::TransactionId tx, const sip::Message& reques
     for (auto value : contactValues) {
       auto contact = sip::NameAddr::parse(value);
       if (!contact || !contact->uri.isSipOrSips())
-        return reply(tx, request, 400, "Bad Contact header");
+        return reply(400, "Bad Contact header");
       std::int64_t expires = config_.defaultExpires;
       if (auto e = contact->param("expires")) {
         auto parsed = parseDeltaSeconds(*e);
-        if (!parsed) return reply(tx, request, 400, "Bad expires parameter in Contact");
+        if (!parsed) return reply(400, "Bad expires parameter in Contact");
         expires = *parsed;
       } else if (headerExpires) {
         expires = *headerExpires;
@@ -207,14 +221,13 @@ void Registrar::handleRegister(sip::TransactionId tx, const sip::Message& reques
       int q = 1000;
       if (auto qText = contact->param("q")) {
         auto parsed = parseQ(*qText);
-        if (!parsed) return reply(tx, request, 400, "Bad q parameter in Contact");
+        if (!parsed) return reply(400, "Bad q parameter in Contact");
         q = *parsed;
       }
       if (expires != 0 && expires < config_.minExpires) {
-        auto response = sip::makeResponse(request, 423, {}, core::randomToken(10));
+        auto response = reply(423, {});
         response->appendHeader(sip::HeaderId::MinExpires, std::to_string(config_.minExpires));
-        transactions_.respond(tx, std::move(response));
-        return;
+        return response;
       }
       expires = std::min<std::int64_t>(expires, config_.maxExpires);
       updates.push_back({std::move(*contact), expires, q});
@@ -235,8 +248,12 @@ void Registrar::handleRegister(sip::TransactionId tx, const sip::Message& reques
         if (!instance.empty() && !regId.empty()) return b.instance == instance && b.regId == regId;
         return b.contact == contactText;
       });
-      if (existing != list.end() && existing->callId == callId && existing->cseq >= cseq->number)
-        return reply(tx, request, 500, "Out of order REGISTER (CSeq not increasing)");
+      // §10.3 step 7: the same Call-ID needs a higher CSeq. The same CSeq is
+      // allowed only for the retransmission of the request that set it (the
+      // stateless path sees retransmissions; the Authenticator recognises them).
+      if (existing != list.end() && existing->callId == callId &&
+          (existing->cseq > cseq->number || (existing->cseq == cseq->number && !auth.repeated)))
+        return reply(500, "Out of order REGISTER (CSeq not increasing)");
       if (u.expires == 0) {
         if (existing != list.end())
           removeBinding(list, static_cast<std::size_t>(existing - list.begin()));
@@ -251,7 +268,11 @@ void Registrar::handleRegister(sip::TransactionId tx, const sip::Message& reques
         existing = std::prev(list.end());
       }
       Binding& b = *existing;
-      auto received = describeFlow(from);
+      // Most refreshes come from where the binding was made: reuse its text.
+      const bool sameSource =
+          b.source.transport == from.transport && b.source.remote == from.remote;
+      auto received = sameSource ? b.received : describeFlow(from);
+      const bool created = b.contact.empty();
       const auto userAgent = request.first(sip::HeaderId::UserAgent);
       // A refresh that changes only Call-ID, CSeq and expiry (most of them)
       // skips the store while the stored row outlives half the new interval:
@@ -273,8 +294,10 @@ void Registrar::handleRegister(sip::TransactionId tx, const sip::Message& reques
       b.received = std::move(received);
       b.source = from;
       b.userAgent = std::string(userAgent);
-      if (auto [it, inserted] = byContact_.try_emplace(b.contact, aor); !inserted) {
-        if (it->second != aor) it->second = aor;
+      if (created) {  // a refreshed binding keeps its entry
+        if (auto [it, inserted] = byContact_.try_emplace(contactText, aor); !inserted) {
+          if (it->second != aor) it->second = aor;
+        }
       }
       if (write) {
         store_.putBinding(b);
@@ -286,7 +309,7 @@ void Registrar::handleRegister(sip::TransactionId tx, const sip::Message& reques
   }
 
   // Step 8: 200 OK listing every current binding with its remaining time.
-  auto response = sip::makeResponse(request, 200, {}, core::randomToken(10));
+  auto response = reply(200, {});
   for (const auto& b : list) {
     auto value =
         fmt::format("<{}>;expires={}", b.contact, std::max<std::int64_t>(0, b.expires - now));
@@ -300,7 +323,7 @@ void Registrar::handleRegister(sip::TransactionId tx, const sip::Message& reques
       response->appendHeader(sip::HeaderId::Path, std::string(p));
   }
   if (list.empty()) bindings_.erase(aor);
-  transactions_.respond(tx, std::move(response));
+  return response;
 }
 
 std::vector<const Binding*> Registrar::lookup(std::string_view aor) {

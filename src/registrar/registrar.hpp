@@ -42,6 +42,14 @@ class Registrar {
   // step 3); nullptr when it carries credentials: handleRegister() then.
   std::unique_ptr<sip::Message> challengeWithoutCredentials(const sip::Message& request);
   void handleRegister(sip::TransactionId tx, const sip::Message& request, const sip::Flow& from);
+  // The same without a server transaction (RFC 3261 §8.2.7): the response goes
+  // back statelessly, and a retransmission is processed again and gets the same
+  // answer: the Authenticator accepts the repeat of a nonce-count only for the
+  // very request that used it, the same CSeq is accepted only then, and the To
+  // tag derives from the request. This keeps a registrar, which §8.2.7 says
+  // cannot be stateless in general, idempotent for retransmissions: the
+  // transaction's 32 s of memory and timers are saved on every REGISTER.
+  void handleRegisterStateless(const sip::Message& request, const sip::Flow& from);
 
   // The live bindings of an AOR ("user@domain"), highest q first.
   std::vector<const Binding*> lookup(std::string_view aor);
@@ -58,8 +66,12 @@ class Registrar {
   std::size_t aorCount() const { return bindings_.size(); }
 
  private:
-  void reply(sip::TransactionId tx, const sip::Message& request, int status,
-             std::string_view reason = {});
+  // The response to a REGISTER (challenge, error or 200 with the bindings),
+  // with `toTag`; applies the bindings it accepts. `stateless`: no server
+  // transaction absorbs retransmissions, so they must be recognised here.
+  std::unique_ptr<sip::Message> process(const sip::Message& request, const sip::Flow& from,
+                                        std::string_view toTag, bool stateless);
+  static std::string statelessTag(const sip::Message& request);
   void removeBinding(std::vector<Binding>& list, std::size_t index);
 
   RegistrarConfig config_;

@@ -156,8 +156,31 @@ TEST_F(ProxyTest, RegisterWithoutCredentialsIsChallengedStatelessly) {
   auto ok = sender_.last();
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->status(), 200);
-  EXPECT_EQ(transactions_.stats().serverTransactions, 1u);  // stateful, absorbs retransmissions
+  EXPECT_EQ(transactions_.stats().serverTransactions, 0u);  // stateless too
   EXPECT_EQ(registrar_.bindingCount(), 1u);
+
+  // A retransmission is processed again and answered the same way: 200, same
+  // To tag, same binding; no 500 for the repeated CSeq, no stale challenge for
+  // the repeated nonce-count.
+  transactions_.onMessage(registerText("z9hG4bK-r2", 2, "Authorization: " + answer + "\r\n"),
+                          udpFrom("127.0.0.10", 6000));
+  auto again = sender_.last();
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status(), 200);
+  ASSERT_TRUE(ok->to() && again->to());
+  EXPECT_FALSE(ok->to()->tag().empty());
+  EXPECT_EQ(ok->to()->tag(), again->to()->tag());
+  EXPECT_EQ(registrar_.bindingCount(), 1u);
+  EXPECT_EQ(transactions_.stats().serverTransactions, 0u);
+
+  // The same credentials in another request (a new branch: not a
+  // retransmission) are a replay of the nonce-count: challenged with stale=true.
+  transactions_.onMessage(registerText("z9hG4bK-r3", 2, "Authorization: " + answer + "\r\n"),
+                          udpFrom("127.0.0.10", 6000));
+  auto replay = sender_.last();
+  ASSERT_TRUE(replay);
+  EXPECT_EQ(replay->status(), 401);
+  EXPECT_NE(replay->first(sip::HeaderId::WwwAuthenticate).find("stale=true"), std::string::npos);
 }
 
 // A REGISTER with a Route to strip takes the ordinary, stateful path.

@@ -158,6 +158,18 @@ TEST_F(NonceTest, NonceCountRejectsReplays) {
   EXPECT_EQ(nonces.trackedNonces(), 2u);
 }
 
+TEST_F(NonceTest, SameCountFromTheSameRequestIsARetransmission) {
+  using Use = NonceManager::CountUse;
+  const auto n = nonces.issue("example.com");
+  EXPECT_EQ(nonces.countUse(n, 1, 111), Use::Accepted);
+  EXPECT_EQ(nonces.countUse(n, 1, 111), Use::Repeated);  // the same request again
+  EXPECT_EQ(nonces.countUse(n, 1, 222), Use::Rejected);  // another request: a replay
+  EXPECT_EQ(nonces.countUse(n, 1, 0), Use::Rejected);    // no fingerprint: never repeated
+  EXPECT_EQ(nonces.countUse(n, 2, 222), Use::Accepted);
+  EXPECT_EQ(nonces.countUse(n, 1, 111), Use::Rejected);  // overtaken by a later count
+  EXPECT_EQ(nonces.countUse(n, 2, 222), Use::Repeated);
+}
+
 TEST_F(NonceTest, CountsExpireWithTheirNonce) {
   const auto a = nonces.issue("example.com");
   EXPECT_TRUE(nonces.acceptCount(a, 1));
