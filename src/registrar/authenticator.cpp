@@ -63,7 +63,8 @@ AuthResult Authenticator::check(const sip::Message& request, bool proxy,
       ->info("authentication of '{}' failed for {} (Call-ID {}){}", credentials->username,
              request.methodText(), request.callId(),
              result == DigestResult::Stale ? ": stale nonce" : "");
-  return {AuthStatus::Challenge, {}, false, challenge(request, proxy, result == DigestResult::Stale)};
+  return {
+      AuthStatus::Challenge, {}, false, challenge(request, proxy, result == DigestResult::Stale)};
 }
 
 std::unique_ptr<sip::Message> Authenticator::challengeIfNoCredentials(const sip::Message& request,

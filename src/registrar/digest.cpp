@@ -519,9 +519,12 @@ DigestResult verifyDigest(NonceManager& nonces, const DigestCredentials& c, std:
   if (nonceStatus == NonceStatus::Stale) return DigestResult::Stale;
   if (!withQop) return DigestResult::Ok;
   switch (nonces.countUse(c.nonce, *nc, fingerprint)) {
-    case NonceManager::CountUse::Accepted: return DigestResult::Ok;
-    case NonceManager::CountUse::Repeated: return DigestResult::Repeated;
-    case NonceManager::CountUse::Rejected: break;
+    case NonceManager::CountUse::Accepted:
+      return DigestResult::Ok;
+    case NonceManager::CountUse::Repeated:
+      return DigestResult::Repeated;
+    case NonceManager::CountUse::Rejected:
+      break;
   }
   return DigestResult::Stale;
 }

@@ -153,9 +153,8 @@ std::string Registrar::statelessTag(const sip::Message& request) {
   return fmt::format("{:016x}", h);
 }
 
-std::unique_ptr<sip::Message> Registrar::process(const sip::Message& request,
-                                                 const sip::Flow& from, std::string_view toTag,
-                                                 bool stateless) {
+std::unique_ptr<sip::Message> Registrar::process(const sip::Message& request, const sip::Flow& from,
+                                                 std::string_view toTag, bool stateless) {
   auto log = core::logger("registrar");
   const auto reply = [&](int status, std::string_view reason) {
     return sip::makeResponse(request, status, reason, std::string(toTag));
@@ -208,8 +207,7 @@ std::unique_ptr<sip::Message> Registrar::process(const sip::Message& request,
     updates.reserve(contactValues.size());
     for (auto value : contactValues) {
       auto contact = sip::NameAddr::parse(value);
-      if (!contact || !contact->uri.isSipOrSips())
-        return reply(400, "Bad Contact header");
+      if (!contact || !contact->uri.isSipOrSips()) return reply(400, "Bad Contact header");
       std::int64_t expires = config_.defaultExpires;
       if (auto e = contact->param("expires")) {
         auto parsed = parseDeltaSeconds(*e);
