@@ -142,16 +142,6 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / CLK_TCK
 
 
-def kernel_cpu_seconds(pids: list[int]) -> float:
-    """stime alone: the kernel's share (sockets, system calls, wake-ups)."""
-    total = 0
-    for p in pids:
-        f = _stat_fields(p)
-        if f:
-            total += int(f[12])
-    return total / CLK_TCK
-
-
 def memory_kb(pids: list[int]) -> dict[str, int]:
     rss = pss = 0
     for p in pids:
@@ -538,14 +528,12 @@ class Bench:
                     "-key", "caller", "caller", "-key", "callee", "callee", "-i", UAC_ADDR] + common
         pids = srv.pids()
         c0, g0, u0 = cpu_seconds(pids), children_cpu(), cpu_seconds([uas.pid]) if uas else 0.0
-        k0 = kernel_cpu_seconds(pids)
         b0, _ = machine_busy_seconds()
         t0 = time.monotonic()
         st, rc = run_sipp(args, run_dir, tag, timeout=secs + 20)
         wall = time.monotonic() - t0
         pids = srv.pids()
         c1, g1, u1 = cpu_seconds(pids), children_cpu(), cpu_seconds([uas.pid]) if uas else 0.0
-        k1 = kernel_cpu_seconds(pids)
         b1, _ = machine_busy_seconds()
         success = st.get("success", 0)
         failures = count - success  # failed + never completed
@@ -561,7 +549,6 @@ class Bench:
             "server_cpu": server_cpu, "sipp_cpu": load_cpu,
             "other_cpu": max((b1 - b0) - server_cpu - load_cpu, 0.0), "wall": wall,
             "cpu_per_1k": server_cpu / success * 1000 if success else None,
-            "kernel_share": (k1 - k0) / server_cpu if server_cpu > 0 else None,
         }
         r["ok"] = r["fail_ratio"] < MAX_FAIL_RATIO and achieved >= MIN_ACHIEVED * rate
         log(f"  {srv.name:8s} {kind:4s} {rate:6d}/s: {success}/{count} ok, achieved "
@@ -819,18 +806,16 @@ def markdown(summ: dict, results: dict, meta: dict) -> str:
         L.append(f"- Targets: {'; '.join(checks)}.")
     L.append("")
     L.append("Every step (round, server, kind, target rate → completed, achieved rate, "
-             "server CPU s per 1,000, the kernel's share of that server CPU (stime), sipp CPU s, "
-             "CPU s used by other processes on the machine):")
+             "server CPU s per 1,000, sipp CPU s, CPU s used by other processes on the machine):")
     L.append("")
-    L.append("| round | server | kind | target/s | ok/sent | achieved/s | retrans | server CPU s/1k | kernel share | sipp CPU s | others' CPU s | |")
-    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    L.append("| round | server | kind | target/s | ok/sent | achieved/s | retrans | server CPU s/1k | sipp CPU s | others' CPU s | |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|")
     for n in names:
         for r in results[n]:
             for kind in ("reg", "call"):
                 for st in r.get(kind, []):
                     L.append(f"| {r['round']} | {n} | {kind} | {st['rate']} | {st['success']}/{st['count']} | "
                              f"{st['achieved']:.0f} | {st['retrans']} | {fmt(st['cpu_per_1k'], '{:.3f}')} | "
-                             f"{fmt(st.get('kernel_share') and st['kernel_share'] * 100, '{:.0f} %')} | "
                              f"{st['sipp_cpu']:.2f} | {st['other_cpu']:.2f} | "
                              f"{'pass' if st['ok'] else 'FAIL, repeated' if st.get('retried') else 'FAIL'} |")
     return "\n".join(L)
