@@ -849,6 +849,8 @@ the figures that carry over to a bigger machine.
 
 {table}
 
+Where the server's time goes, and how these figures moved: [performance.md](performance.md).
+
 ## Method
 
 - Everything runs inside a private, loopback-only network namespace (`unshare --net
