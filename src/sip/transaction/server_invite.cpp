@@ -4,8 +4,8 @@
 
 namespace tandem::sip {
 
-void ServerInviteTransaction::sendTrying(const Message& invite) {
-  sendResponse(*makeResponse(invite, 100), true);
+void ServerInviteTransaction::sendTrying(const Message& trying) {
+  sendResponse(trying, true);
 }
 
 Outcome ServerInviteTransaction::onRetransmission() {

@@ -33,9 +33,10 @@ class ServerInviteTransaction final : public ServerTransaction {
   bool isInvite() const override { return true; }
   State state() const { return state_; }
 
-  // §17.2.1: the 100 Trying, sent as soon as the transaction exists so the
-  // client stops retransmitting (Timer A) while the TU works.
-  void sendTrying(const Message& invite);
+  // §17.2.1: the 100 Trying (made with makeResponse(invite, 100)), so the
+  // client stops retransmitting (Timer A) while the TU works. The layer sends
+  // it when the TU has not answered by the time onRequest() returns.
+  void sendTrying(const Message& trying);
 
   Outcome onRetransmission() override;
   Outcome respond(const Message& response) override;

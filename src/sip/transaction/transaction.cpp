@@ -77,6 +77,7 @@ bool ClientTransaction::sendRequest() {
 // ---- ServerTransaction
 
 bool ServerTransaction::sendResponse(const Message& response, bool keep) {
+  responded_ = true;
   bool ok;
   if (keep && !reliable()) {
     lastResponse_ = response.serialize();

@@ -190,6 +190,8 @@ class ServerTransaction : public Transaction {
   bool isClient() const final { return false; }
   // True once a final response was handed to the transport.
   bool finalSent() const { return finalSent_; }
+  // True once any response was handed to the transport (or failed to go).
+  bool responded() const { return responded_; }
 
   // RFC 2543 fallback (§17.2.3): requests without the magic cookie are matched
   // against a copy of the request that created the transaction.
@@ -224,6 +226,7 @@ class ServerTransaction : public Transaction {
   std::string toTag_;
   std::unique_ptr<Message> legacy_;
   bool finalSent_ = false;
+  bool responded_ = false;
 };
 
 }  // namespace tandem::sip

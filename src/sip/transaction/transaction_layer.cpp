@@ -323,10 +323,18 @@ struct TransactionLayer::Impl final : TransactionHost {
     }
     ServerTransaction* tx = createServer(*request, *via, from);
     const TransactionId id = tx->id();
-    if (request->method() == Method::Invite) {
-      static_cast<ServerInviteTransaction*>(tx)->sendTrying(*request);
-    }
+    // §17.2.1: an INVITE server transaction sends 100 Trying "unless it knows
+    // that the TU will generate a provisional or final response within 200
+    // ms". A TU that answers from inside onRequest() (a 407 challenge, a 404,
+    // a 486) has done so; the 100 would be one more datagram each way.
+    std::unique_ptr<Message> trying;
+    if (request->method() == Method::Invite) trying = makeResponse(*request, 100);
     user->onRequest(id, std::move(request), from);
+    if (trying) {
+      ServerTransaction* t = server(id);
+      if (t != nullptr && !t->responded())
+        static_cast<ServerInviteTransaction*>(t)->sendTrying(*trying);
+    }
   }
 
   // An ACK for a non-2xx response ends in its INVITE server transaction. An ACK

@@ -68,8 +68,9 @@ class ProxyTest : public ::testing::Test {
     const auto second = fmt::format("z9hG4bK-alice-{}", calls_ * 2);
     transactions_.onMessage(invite(to, {}, first), udpFrom("127.0.0.10", 5070));
     auto sent = sender_.messages(before);
-    // 100 Trying, then 407.
-    EXPECT_GE(sent.size(), 2u);
+    // The 407 alone: the proxy answered from inside onRequest(), so no
+    // 100 Trying went first (RFC 3261 §17.2.1).
+    EXPECT_EQ(sent.size(), 1u);
     if (sent.empty()) return sender_.sent.size();
     auto challenge = std::move(sent.back());
     EXPECT_EQ(challenge->status(), 407);
@@ -201,10 +202,10 @@ TEST_F(ProxyTest, RegisterWithRouteIsChallengedInATransaction) {
 TEST_F(ProxyTest, InviteFromLocalUserIsChallengedWith407) {
   transactions_.onMessage(invite("bob@example.test"), udpFrom("127.0.0.10", 5070));
   auto sent = sender_.messages();
-  ASSERT_EQ(sent.size(), 2u);
-  EXPECT_EQ(sent[0]->status(), 100);
-  EXPECT_EQ(sent[1]->status(), 407);
-  EXPECT_NE(sent[1]->first(sip::HeaderId::ProxyAuthenticate).find("MD5"), std::string_view::npos);
+  // No 100 Trying: the 407 left at once (RFC 3261 §17.2.1).
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0]->status(), 407);
+  EXPECT_NE(sent[0]->first(sip::HeaderId::ProxyAuthenticate).find("MD5"), std::string_view::npos);
 }
 
 TEST_F(ProxyTest, UnknownUserGets404AndUnregisteredUser480) {

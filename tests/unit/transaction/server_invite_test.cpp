@@ -38,6 +38,33 @@ TEST_F(ServerInvite, SendsOneHundredTryingAtOnce) {
   EXPECT_EQ(layer.stats().serverTransactions, 1u);
 }
 
+// §17.2.1: no 100 Trying when the TU answers at once (from inside onRequest).
+TEST_F(ServerInvite, NoTryingWhenTheUserAnswersAtOnce) {
+  user.onRequestHook = [this](RecordingUser::Request& r) {
+    layer.respond(r.tx, makeResponse(*r.message, 407, {}, "uas-1"));
+  };
+  receiveInvite();
+  ASSERT_EQ(sender.sent.size(), 1u);
+  EXPECT_EQ(sender.last()->status(), 407);
+  // A retransmission gets the 407 again, still no 100.
+  layer.onMessage(requestText({}), udpFlow());
+  ASSERT_EQ(sender.sent.size(), 2u);
+  EXPECT_EQ(sender.last()->status(), 407);
+}
+
+TEST_F(ServerInvite, TryingWhenTheUserAnswersLater) {
+  user.onRequestHook = [this](RecordingUser::Request& r) {
+    EXPECT_TRUE(sender.sent.empty());  // not yet: the TU may answer now
+    (void)r;
+  };
+  const TransactionId tx = receiveInvite();
+  ASSERT_EQ(sender.sent.size(), 1u);
+  EXPECT_EQ(sender.last()->status(), 100);
+  layer.respond(tx, response(180));
+  ASSERT_EQ(sender.sent.size(), 2u);
+  EXPECT_EQ(sender.last()->status(), 180);
+}
+
 TEST_F(ServerInvite, RetransmittedInviteGetsTheLastProvisionalAgain) {
   const TransactionId tx = receiveInvite();
   layer.onMessage(requestText({}), udpFlow());
