@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds Tandem (release preset) and runs it on its embedded defaults: SIP on
-# UDP and TCP port 5060, data in ./var (SQLite). Extra arguments go to
+# UDP and TCP port 5060, HTTP on 8080, data in ./var (SQLite). Extra arguments go to
 # `tandem serve`, e.g.:   scripts/run.sh --domain example.com --log-level debug
 # Idempotent: installs missing Debian packages (as root), rebuilds what changed.
 set -euo pipefail

@@ -11,15 +11,12 @@ Authenticator::Authenticator(std::string realm, UserStore& users, NonceManager& 
 
 namespace {
 
-// Names one request among its retransmissions and every other request: the
-// top Via (branch, sent-by, received/rport), Call-ID, CSeq, and the digest
-// response (which covers nonce, nc, cnonce, method and URI). Never 0.
+// Names one request among its retransmissions and every other request: its
+// identity (top Via, Call-ID, CSeq) and the digest response (which covers
+// nonce, nc, cnonce, method and URI). Never 0.
 std::uint64_t requestFingerprint(const sip::Message& request, std::string_view response) {
-  const std::hash<std::string_view> h;
-  std::uint64_t f = h(request.first(sip::HeaderId::Via));
-  f = f * 0x9E3779B97F4A7C15ULL ^ h(request.callId());
-  f = f * 0x9E3779B97F4A7C15ULL ^ h(request.first(sip::HeaderId::CSeq));
-  f = f * 0x9E3779B97F4A7C15ULL ^ h(response);
+  const std::uint64_t f = sip::requestIdentityHash(request) * 0x9E3779B97F4A7C15ULL ^
+                          std::hash<std::string_view>{}(response);
   return f == 0 ? 1 : f;
 }
 

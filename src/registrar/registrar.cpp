@@ -147,10 +147,7 @@ void Registrar::handleRegisterStateless(const sip::Message& request, const sip::
 std::string Registrar::statelessTag(const sip::Message& request) {
   // The same request must get the same response (RFC 3261 §8.2.7), To tag
   // included: derive it from what names the request.
-  const std::size_t h = std::hash<std::string_view>{}(request.first(sip::HeaderId::Via)) ^
-                        (std::hash<std::string_view>{}(request.callId()) * 31) ^
-                        (std::hash<std::string_view>{}(request.first(sip::HeaderId::CSeq)) * 131);
-  return fmt::format("{:016x}", h);
+  return fmt::format("{:016x}", sip::requestIdentityHash(request));
 }
 
 std::unique_ptr<sip::Message> Registrar::process(const sip::Message& request, const sip::Flow& from,

@@ -606,4 +606,12 @@ std::string_view reasonPhrase(int status) {
   }
 }
 
+std::uint64_t requestIdentityHash(const Message& request) {
+  const std::hash<std::string_view> h;
+  std::uint64_t f = h(request.first(HeaderId::Via));
+  f = f * 0x9E3779B97F4A7C15ULL ^ h(request.callId());
+  f = f * 0x9E3779B97F4A7C15ULL ^ h(request.first(HeaderId::CSeq));
+  return f;
+}
+
 }  // namespace tandem::sip

@@ -175,6 +175,11 @@ class Message {
 std::unique_ptr<Message> makeResponse(const Message& request, int status,
                                       std::string_view reason = {}, std::string_view toTag = {});
 
+// A hash of what tells one request from every other and its retransmissions
+// alike: the top Via (branch, sent-by, received/rport), Call-ID and CSeq. For
+// answering a request statelessly yet identically each time (§8.2.7).
+std::uint64_t requestIdentityHash(const Message& request);
+
 // The standard reason phrase for a status code ("Not Found"), or "Unknown".
 std::string_view reasonPhrase(int status);
 

@@ -3,6 +3,7 @@
 // gets, and loops that run the io_context until something happened.
 
 #include "sip/transport/transport_layer.hpp"
+#include "support/asio_loop.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -34,26 +35,9 @@ struct Recorder : TransportListener {
   void onSendFailed(const Flow& to) override { failed.push_back(to); }
 };
 
-inline core::Endpoint loopback(std::uint16_t port = 0) {
-  return {boost::asio::ip::make_address("127.0.0.1"), port};
-}
-
-// Runs `io` until `done` holds; false after `timeout`.
-inline bool runUntil(boost::asio::io_context& io, const std::function<bool()>& done,
-                     std::chrono::milliseconds timeout = 5000ms) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    io.restart();
-    io.run_for(2ms);
-  }
-  return true;
-}
-
-inline void runFor(boost::asio::io_context& io, std::chrono::milliseconds d) {
-  runUntil(
-      io, [] { return false; }, d);
-}
+using testkit::loopback;
+using testkit::runFor;
+using testkit::runUntil;
 
 // A blocking TCP client; reads poll so that the server's loop keeps running.
 class TcpClient {

@@ -2,6 +2,7 @@
 // Helpers for the web server tests: the server and the clients share one
 // io_context on the test's thread; waits run it until something happened.
 
+#include "support/asio_loop.hpp"
 #include "web/http_server.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -30,26 +31,9 @@ using tcp = asio::ip::tcp;
 using boost::system::error_code;
 using namespace std::chrono_literals;
 
-inline core::Endpoint loopback(std::uint16_t port = 0) {
-  return {asio::ip::make_address("127.0.0.1"), port};
-}
-
-// Runs `io` until `done` holds; false after `timeout`.
-inline bool runUntil(asio::io_context& io, const std::function<bool()>& done,
-                     std::chrono::milliseconds timeout = 5000ms) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    io.restart();
-    io.run_for(2ms);
-  }
-  return true;
-}
-
-inline void runFor(asio::io_context& io, std::chrono::milliseconds d) {
-  runUntil(
-      io, [] { return false; }, d);
-}
+using testkit::loopback;
+using testkit::runFor;
+using testkit::runUntil;
 
 // Starts an asynchronous operation with a handler and runs the loop until it
 // completes; timed_out when it does not within `timeout`.
