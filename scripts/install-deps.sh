@@ -15,10 +15,18 @@ build_pkgs=(
 test_pkgs=(
   libgtest-dev libgmock-dev clang clang-format libclang-rt-14-dev
   sip-tester kamailio iproute2 util-linux procps openssl python3
+  chromium fonts-dejavu-core
 )
+
+# The web phone is built with npm (JsSIP, esbuild); the browser tests need it too.
+web_pkgs=(nodejs npm)
 
 pkgs=("${build_pkgs[@]}")
 [ "$what" = test ] && pkgs+=("${test_pkgs[@]}")
+# A machine may bring its own Node.js and npm (not from Debian packages): use them.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  pkgs+=("${web_pkgs[@]}")
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do

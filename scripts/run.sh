@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh build
+scripts/build-webphone.sh
 cmake --preset release >/dev/null
 cmake --build --preset release --target tandem
 exec build/release/src/app/tandem serve "$@"

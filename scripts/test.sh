@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
 # Builds Tandem and runs every test: unit tests (GoogleTest) and the
 # integration tests against the real binary with sipp, in the debug preset
-# (AddressSanitizer + UndefinedBehaviorSanitizer), plus each libFuzzer target
+# (AddressSanitizer + UndefinedBehaviorSanitizer), the browser tests (Chromium
+# with the web phone, JsSIP and SIP.js), plus each libFuzzer target
 # for a bounded time. Integration tests put themselves in a loopback-only
 # network namespace (needs root). Ends with ctest's summary.
 # Idempotent: installs missing Debian packages (as root), rebuilds what changed.
 #
 #   scripts/test.sh            everything
-#   scripts/test.sh -L unit    only tests with a ctest label (unit, integration, fuzz)
+#   scripts/test.sh -L unit    only tests with a ctest label (unit, integration, browser, fuzz)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh test
+# The web phone and the browser tests' npm packages (each only when stale).
+scripts/build-webphone.sh
+if [ ! -f tests/browser/node_modules/.package-lock.json ] ||
+   [ tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]; then
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+fi
 
 jobs=$(nproc)
 # Fuzz targets: clang with libFuzzer; only the parser libraries are built.

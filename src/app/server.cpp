@@ -1,5 +1,7 @@
 #include "app/server.hpp"
 
+#include "app/sip_websocket.hpp"
+
 #include "core/asio_timer_service.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
@@ -32,11 +34,12 @@ constexpr core::Millis kStoreFlushInterval{200};
 constexpr core::Millis kPurgeInterval{10000};
 
 // The transports deliver to the transaction layer; connection closes also
-// concern the registrar. (Both exist before any socket is opened.)
+// concern the registrar (bindings) and the proxy (calls with browsers).
 class Dispatch final : public sip::TransportListener {
  public:
   sip::TransactionLayer* transactions = nullptr;
   registrar::Registrar* registrar = nullptr;
+  proxy::Proxy* proxy = nullptr;
 
   void onMessage(std::string data, const sip::Flow& from) override {
     transactions->onMessage(std::move(data), from);
@@ -44,19 +47,9 @@ class Dispatch final : public sip::TransportListener {
   void onConnectionClosed(sip::ConnectionId id) override {
     transactions->onConnectionClosed(id);
     registrar->onConnectionClosed(id);
+    proxy->onConnectionClosed(id);
   }
   void onSendFailed(const sip::Flow& to) override { transactions->onSendFailed(to); }
-};
-
-// Stands in for SIP over WebSocket (RFC 7118) until the transport takes the
-// "sip" subprotocol: accepts the handshake, then closes with 1011.
-class PlaceholderSipHandler final : public web::WebSocketHandler {
- public:
-  void onOpen(std::shared_ptr<web::WebSocketSession> session) override {
-    core::logger("web")->info("ws {} from {}: SIP over WebSocket is not available yet",
-                              session->id(), session->remote().toString());
-    session->close(web::close_code::kInternalError, "not yet");
-  }
 };
 
 // host:port for the log: the listening address, or localhost when listening
@@ -107,6 +100,7 @@ int serve(const Config& config) {
   registrar::NonceManager nonces(registrar::randomSecret(), config.nonceLifetime);
   registrar::CachedUserStore users(*db);
   registrar::Authenticator auth(config.domain, users, nonces);
+  auth.setJwtSecret(config.jwtSecret);
   registrar::Registrar registrar(
       {config.domain, config.minExpires, config.maxExpires, config.defaultExpires}, transactions,
       auth, *db, {});
@@ -116,6 +110,7 @@ int serve(const Config& config) {
   transactions.setUser(&proxy);
   dispatch.transactions = &transactions;
   dispatch.registrar = &registrar;
+  dispatch.proxy = &proxy;
 
   for (const auto& l : config.listen) {
     if (auto err = transport.listen(l.transport, l.endpoint); !err.empty()) {
@@ -133,7 +128,7 @@ int serve(const Config& config) {
   log->info("serving domain {} with data in {}", config.domain, config.dataDir);
 
   // The web server: static web phone, /api/config, /healthz, /metrics, /ws.
-  PlaceholderSipHandler sipOverWebSocket;
+  SipWebSocketHandler sipOverWebSocket(transport);
   std::optional<web::HttpServer> http;
   if (config.httpEndpoint) {
     web::HttpOptions httpOptions;
@@ -156,6 +151,19 @@ int serve(const Config& config) {
       throw ConfigError(fmt::format("configuration key 'http.listen' = '{}': cannot listen: {}",
                                     config.httpListen, err));
     }
+    // SIP over WebSocket rides on the web port: Via and Record-Route toward
+    // browsers name it, with transport=ws (and wss when TLS is on).
+    auto wsAdvertised = *http->boundEndpoint();
+    if (!config.advertise.empty()) {
+      wsAdvertised.address = boost::asio::ip::make_address(config.advertise);
+    } else if (wsAdvertised.address.is_unspecified()) {
+      wsAdvertised.address =
+          wsAdvertised.address.is_v6()
+              ? boost::asio::ip::address(boost::asio::ip::address_v6::loopback())
+              : boost::asio::ip::address(boost::asio::ip::address_v4::loopback());
+    }
+    transport.setAdvertised(sip::Transport::Ws, wsAdvertised);
+    if (http->tlsEnabled()) transport.setAdvertised(sip::Transport::Wss, wsAdvertised);
     const auto where = webHostPort(*http->boundEndpoint());
     const bool tls = http->tlsEnabled();
     log->info("web phone on {}://{}/ (WebSocket {}://{}/ws{}), static files from {}",

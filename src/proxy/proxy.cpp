@@ -1,5 +1,6 @@
 #include "proxy/proxy.hpp"
 
+#include "core/jwt.hpp"
 #include "core/log.hpp"
 #include "core/random.hpp"
 #include "registrar/authenticator.hpp"
@@ -9,6 +10,7 @@
 #include <boost/asio/ip/address.hpp>
 
 #include <algorithm>
+#include <charconv>
 
 namespace tandem::proxy {
 namespace {
@@ -85,6 +87,28 @@ struct Proxy::Context {
   bool cancelled = false;
 };
 
+// One side of a dialog through us, as seen from the proxy.
+struct Proxy::Dialog {
+  struct Side {
+    std::string party;  // the From (caller) or To (callee) header value, tag included
+    std::string tag;
+    std::string target;               // its Contact URI: the Request-URI of requests to it
+    std::vector<std::string> routes;  // the Route set from us toward it
+    sip::Flow flow;                   // the hop next to us toward it
+    std::uint32_t cseq = 0;           // the highest CSeq it sent in this dialog
+  };
+  std::string key;
+  std::string callId;
+  Side side[2];  // 0: caller, 1: callee
+};
+
+namespace {
+std::string dialogKey(std::string_view callId, std::string_view callerTag,
+                      std::string_view calleeTag) {
+  return fmt::format("{}\n{}\n{}", callId, callerTag, calleeTag);
+}
+}  // namespace
+
 Proxy::Proxy(ProxyConfig config, sip::TransactionLayer& transactions,
              sip::TransportSender& transport, registrar::Registrar& registrar,
              registrar::Authenticator& auth, registrar::UserStore& users,
@@ -95,7 +119,8 @@ Proxy::Proxy(ProxyConfig config, sip::TransactionLayer& transactions,
       registrar_(registrar),
       auth_(auth),
       users_(users),
-      timers_(timers) {}
+      timers_(timers),
+      flowTokenKey_(core::randomToken(32)) {}
 
 Proxy::~Proxy() {
   for (auto& [tx, ctx] : contexts_) {
@@ -171,13 +196,61 @@ std::string Proxy::viaFor(sip::Transport t, const std::string& branch) const {
 // Our Record-Route entry for one side of the proxy. TLS is named with
 // transport=tls on a sip: URI rather than sips: (RFC 5630 §3.1.3): sips would
 // force every later hop of the dialog onto TLS.
-std::string Proxy::recordRouteFor(sip::Transport t) const {
+std::string Proxy::recordRouteFor(sip::Transport t, std::string_view token) const {
   const auto adv = transport_.advertised(t);
   const auto host = adv ? adv->toString() : config_.domain;
-  if (t == sip::Transport::Udp) return fmt::format("<sip:{};lr>", host);
+  const auto user = token.empty() ? std::string() : fmt::format("{}@", token);
+  if (t == sip::Transport::Udp) return fmt::format("<sip:{}{};lr>", user, host);
   std::string name(sip::transportName(t));
   std::transform(name.begin(), name.end(), name.begin(), [](char c) { return std::tolower(c); });
-  return fmt::format("<sip:{};transport={};lr>", host, name);
+  return fmt::format("<sip:{}{};transport={};lr>", user, host, name);
+}
+
+namespace {
+constexpr std::string_view kFlowTokenPrefix = "ft-";
+constexpr std::size_t kFlowTokenMacBytes = 8;
+
+std::string hexOf(std::string_view bytes) {
+  std::string out;
+  for (unsigned char c : bytes)
+    out += fmt::format("{:02x}", c);
+  return out;
+}
+}  // namespace
+
+// "ft-" + 'w' (WS) or 's' (WSS) + the connection id in hex + "-" + the first
+// 8 bytes of HMAC-SHA256(key, what precedes) in hex.
+std::string Proxy::flowToken(const sip::Flow& flow) const {
+  if (flow.connection == 0) return {};
+  if (flow.transport != sip::Transport::Ws && flow.transport != sip::Transport::Wss) return {};
+  const auto body = fmt::format("{}{}{:x}", kFlowTokenPrefix,
+                                flow.transport == sip::Transport::Ws ? 'w' : 's', flow.connection);
+  const auto mac = core::hmac("SHA256", flowTokenKey_, body).substr(0, kFlowTokenMacBytes);
+  return fmt::format("{}-{}", body, hexOf(mac));
+}
+
+std::optional<sip::Flow> Proxy::parseFlowToken(std::string_view user) const {
+  if (!user.starts_with(kFlowTokenPrefix)) return std::nullopt;
+  const auto dash = user.rfind('-');
+  if (dash <= kFlowTokenPrefix.size() + 1) return std::nullopt;
+  const auto body = user.substr(0, dash);
+  const auto mac = core::hmac("SHA256", flowTokenKey_, body).substr(0, kFlowTokenMacBytes);
+  // Constant time is not needed for a MAC over our own counter, but cheap.
+  const auto expected = hexOf(mac);
+  const auto given = user.substr(dash + 1);
+  if (given.size() != expected.size()) return std::nullopt;
+  unsigned diff = 0;
+  for (std::size_t i = 0; i < given.size(); ++i)
+    diff |= static_cast<unsigned char>(given[i]) ^ static_cast<unsigned char>(expected[i]);
+  if (diff != 0) return std::nullopt;
+  sip::Flow flow;
+  flow.transport = body[kFlowTokenPrefix.size()] == 'w' ? sip::Transport::Ws : sip::Transport::Wss;
+  const auto idText = body.substr(kFlowTokenPrefix.size() + 1);
+  std::uint64_t id = 0;
+  const auto [end, ec] = std::from_chars(idText.data(), idText.data() + idText.size(), id, 16);
+  if (ec != std::errc() || end != idText.data() + idText.size() || id == 0) return std::nullopt;
+  flow.connection = id;
+  return flow;
 }
 
 void Proxy::reply(sip::TransactionId tx, const sip::Message& request, int status,
@@ -209,7 +282,7 @@ bool Proxy::answerStatelessly(const sip::Message& request, const sip::Flow& from
       !isOurHost(request.requestUri())) {
     return false;
   }
-  if (auto challenge = registrar_.challengeWithoutCredentials(request)) {
+  if (auto challenge = registrar_.challengeWithoutCredentials(request, from)) {
     transactions_.respondStateless(*challenge, from);
   } else {
     registrar_.handleRegisterStateless(request, from);
@@ -249,13 +322,20 @@ void Proxy::onRequest(sip::TransactionId tx, std::unique_ptr<sip::Message> reque
       req.setRequestUri(std::move(target));
     }
   }
-  // §16.4: remove our own Route entry.
-  if (req.has(sip::HeaderId::Route)) {
+  // §16.4: remove our own Route entries: one, or two when we double
+  // record-routed (RFC 5658). A flow token in one of them that names another
+  // connection than the one this came on says where the request goes.
+  std::optional<sip::Flow> viaToken;
+  while (req.has(sip::HeaderId::Route)) {
     auto top = sip::NameAddr::parse(req.values(sip::HeaderId::Route).front());
-    if (top && isUs(top->uri)) req.removeFirstValue(sip::HeaderId::Route);
+    if (!top || !isUs(top->uri)) break;
+    if (auto flow = parseFlowToken(top->uri.user); flow && flow->connection != from.connection)
+      viaToken = flow;
+    req.removeFirstValue(sip::HeaderId::Route);
   }
 
-  if (tx == 0) return forwardAck(std::move(request));
+  if (tx == 0) return forwardAck(std::move(request), viaToken);
+  if (!dialogs_.empty()) noteInDialogRequest(req);
 
   const bool inDialog = req.to() && !req.to()->tag().empty();
   const auto& ruri = req.requestUri();
@@ -276,14 +356,14 @@ void Proxy::onRequest(sip::TransactionId tx, std::unique_ptr<sip::Message> reque
 
   // In-dialog requests follow their route set; no authentication (the dialog
   // was authenticated when it was created through us).
-  if (inDialog && (req.has(sip::HeaderId::Route) || !isOurHost(ruri))) {
-    return forwardByRoute(tx, std::move(request), from);
+  if (inDialog && (req.has(sip::HeaderId::Route) || !isOurHost(ruri) || viaToken)) {
+    return forwardByRoute(tx, std::move(request), from, viaToken);
   }
   if (req.has(sip::HeaderId::Route)) {
     // A pre-loaded route through us to somewhere else: only for authenticated local users.
     const auto fromHeader = req.from();
     if (fromHeader && isOurHost(fromHeader->uri)) {
-      auto auth = auth_.check(req, /*proxy=*/true);
+      auto auth = auth_.check(req, /*proxy=*/true, false, from.connection);
       if (auth.status != registrar::AuthStatus::Ok)
         return transactions_.respond(tx, std::move(auth.challenge));
     }
@@ -303,7 +383,7 @@ void Proxy::routeToLocalUser(sip::TransactionId tx, std::unique_ptr<sip::Message
   // Requests claiming to come from one of our users must prove it (§22.3).
   const auto fromHeader = req.from();
   if (fromHeader && fromHeader->uri.isSipOrSips() && isOurHost(fromHeader->uri)) {
-    auto auth = auth_.check(req, /*proxy=*/true);
+    auto auth = auth_.check(req, /*proxy=*/true, false, from.connection);
     if (auth.status != registrar::AuthStatus::Ok)
       return transactions_.respond(tx, std::move(auth.challenge));
     if (sip::unescape(fromHeader->uri.user) != auth.user)
@@ -348,10 +428,13 @@ void Proxy::routeToLocalUser(sip::TransactionId tx, std::unique_ptr<sip::Message
 }
 
 void Proxy::forwardByRoute(sip::TransactionId tx, std::unique_ptr<sip::Message> request,
-                           const sip::Flow& from) {
+                           const sip::Flow& from, const std::optional<sip::Flow>& viaToken) {
   auto& req = *request;
   std::optional<sip::Flow> next;
-  if (req.has(sip::HeaderId::Route)) {
+  if (viaToken) {
+    if (!transport_.connectionOpen(viaToken->connection)) return reply(tx, req, 430, "Flow Failed");
+    next = viaToken;
+  } else if (req.has(sip::HeaderId::Route)) {
     auto top = sip::NameAddr::parse(req.values(sip::HeaderId::Route).front());
     if (top) next = flowForUri(top->uri);
   } else if (const auto* b = registrar_.findByContact(req.requestUriText())) {
@@ -366,10 +449,13 @@ void Proxy::forwardByRoute(sip::TransactionId tx, std::unique_ptr<sip::Message> 
   maybeFinish(ctx);
 }
 
-void Proxy::forwardAck(std::unique_ptr<sip::Message> ack) {
+void Proxy::forwardAck(std::unique_ptr<sip::Message> ack,
+                       const std::optional<sip::Flow>& viaToken) {
   // ACK for a 2xx (§16.7 / §17.1.1.3): forwarded statelessly along the route.
   std::optional<sip::Flow> next;
-  if (ack->has(sip::HeaderId::Route)) {
+  if (viaToken) {
+    next = viaToken;
+  } else if (ack->has(sip::HeaderId::Route)) {
     auto top = sip::NameAddr::parse(ack->values(sip::HeaderId::Route).front());
     if (top) next = flowForUri(top->uri);
   } else if (const auto* b = registrar_.findByContact(ack->requestUriText())) {
@@ -414,9 +500,12 @@ void Proxy::addBranch(Context& ctx, const std::string& target, const sip::Flow& 
   if (!inDialog && isDialogCreating(out.method())) {
     // Record-Route (§16.6 step 4); a second entry when the transport changes
     // (RFC 5658 double record-routing), topmost facing the callee.
-    out.prependHeader(sip::HeaderId::RecordRoute, recordRouteFor(ctx.from.transport));
-    if (next.transport != ctx.from.transport)
-      out.prependHeader(sip::HeaderId::RecordRoute, recordRouteFor(next.transport));
+    // Both entries when a side is a browser: each carries that side's flow token.
+    const auto fromToken = flowToken(ctx.from);
+    const auto nextToken = flowToken(next);
+    out.prependHeader(sip::HeaderId::RecordRoute, recordRouteFor(ctx.from.transport, fromToken));
+    if (next.transport != ctx.from.transport || !fromToken.empty() || !nextToken.empty())
+      out.prependHeader(sip::HeaderId::RecordRoute, recordRouteFor(next.transport, nextToken));
   }
   // Path (RFC 3327 §5.3): the stored Path becomes the Route set, in order.
   for (auto it = extraRoutes.rbegin(); it != extraRoutes.rend(); ++it)
@@ -560,6 +649,7 @@ void Proxy::onResponse(sip::TransactionId tx, const sip::Message& response) {
     // branches after the first (§16.7 step 5).
     const bool first = !ctx.finalSent;
     ctx.finalSent = true;
+    if (ctx.request->method() == sip::Method::Invite) trackDialog(ctx, branch, response);
     forwardResponse(ctx, response);
     if (!branch.done) {
       branch.done = true;
@@ -648,6 +738,150 @@ void Proxy::maybeFinish(Context& ctx) {
   for (auto& b : ctx.branches)
     byClient_.erase(b.tx);
   contexts_.erase(ctx.serverTx);  // destroys ctx
+}
+
+// ---------------------------------------------------------------- dialogs with browsers
+
+void Proxy::trackDialog(const Context& ctx, const Branch& branch, const sip::Message& ok) {
+  if (flowToken(ctx.from).empty() && flowToken(branch.flow).empty()) return;
+  const auto& invite = *ctx.request;
+  const auto from = invite.from();
+  const auto to = ok.to();
+  if (!from || !to || to->tag().empty() || (to->tag().empty() && from->tag().empty())) return;
+  auto key = dialogKey(invite.callId(), from->tag(), to->tag());
+  if (dialogs_.count(key)) return;  // a retransmitted 2xx
+
+  auto d = std::make_unique<Dialog>();
+  d->key = key;
+  d->callId = std::string(invite.callId());
+  auto& caller = d->side[0];
+  auto& callee = d->side[1];
+  caller.party = std::string(invite.first(sip::HeaderId::From));
+  caller.tag = std::string(from->tag());
+  callee.party = std::string(ok.first(sip::HeaderId::To));
+  callee.tag = std::string(to->tag());
+  const auto contactOf = [](const sip::Message& m) {
+    const auto values = m.values(sip::HeaderId::Contact);
+    if (values.empty()) return std::string();
+    auto contact = sip::NameAddr::parse(values.front());
+    return contact ? std::string(contact->uri.text) : std::string();
+  };
+  caller.target = contactOf(invite);
+  callee.target = contactOf(ok);
+  caller.flow = ctx.from;
+  callee.flow = branch.flow;
+  caller.cseq = invite.cseq() ? invite.cseq()->number : 0;
+  // The 2xx's Record-Route, topmost nearest the callee: what lies above our
+  // entries leads to the callee (reversed), what lies below to the caller.
+  const auto rr = ok.values(sip::HeaderId::RecordRoute);
+  std::size_t firstOurs = rr.size(), lastOurs = rr.size();
+  for (std::size_t i = 0; i < rr.size(); ++i) {
+    auto entry = sip::NameAddr::parse(rr[i]);
+    if (entry && isUs(entry->uri)) {
+      if (firstOurs == rr.size()) firstOurs = i;
+      lastOurs = i;
+    }
+  }
+  if (firstOurs == rr.size()) return;  // not record-routed through us: not on path
+  for (std::size_t i = firstOurs; i-- > 0;)
+    callee.routes.emplace_back(rr[i]);
+  for (std::size_t i = lastOurs + 1; i < rr.size(); ++i)
+    caller.routes.emplace_back(rr[i]);
+
+  for (const auto& side : d->side) {
+    if (!flowToken(side.flow).empty()) dialogsByConnection_.emplace(side.flow.connection, key);
+  }
+  dialogs_.emplace(std::move(key), std::move(d));
+}
+
+void Proxy::noteInDialogRequest(const sip::Message& request) {
+  const auto from = request.from();
+  const auto to = request.to();
+  if (!from || !to || to->tag().empty()) return;
+  // Either direction: the caller's tag is in From, or in To.
+  auto it = dialogs_.find(dialogKey(request.callId(), from->tag(), to->tag()));
+  int sender = 0;
+  if (it == dialogs_.end()) {
+    it = dialogs_.find(dialogKey(request.callId(), to->tag(), from->tag()));
+    sender = 1;
+  }
+  if (it == dialogs_.end()) return;
+  auto& d = *it->second;
+  if (const auto cseq = request.cseq())
+    d.side[sender].cseq = std::max(d.side[sender].cseq, cseq->number);
+  if (request.method() != sip::Method::Bye) return;
+  // The dialog ends here, whatever the answer.
+  for (const auto& side : d.side) {
+    auto [begin, end] = dialogsByConnection_.equal_range(side.flow.connection);
+    for (auto i = begin; i != end; ++i) {
+      if (i->second == d.key) {
+        dialogsByConnection_.erase(i);
+        break;
+      }
+    }
+  }
+  dialogs_.erase(it);
+}
+
+void Proxy::onConnectionClosed(sip::ConnectionId id) {
+  auto [begin, end] = dialogsByConnection_.equal_range(id);
+  std::vector<std::string> keys;
+  for (auto i = begin; i != end; ++i)
+    keys.push_back(i->second);
+  dialogsByConnection_.erase(id);
+  for (const auto& key : keys) {
+    auto it = dialogs_.find(key);
+    if (it == dialogs_.end()) continue;
+    auto dialog = std::move(it->second);
+    dialogs_.erase(it);
+    // Unlink the other side's index entry, then hang up in the gone side's name.
+    for (int s = 0; s < 2; ++s) {
+      auto [b, e] = dialogsByConnection_.equal_range(dialog->side[s].flow.connection);
+      for (auto i = b; i != e; ++i) {
+        if (i->second == key) {
+          dialogsByConnection_.erase(i);
+          break;
+        }
+      }
+    }
+    const int gone = dialog->side[0].flow.connection == id ? 0 : 1;
+    byeInNameOf(*dialog, gone);
+  }
+}
+
+void Proxy::byeInNameOf(const Dialog& dialog, int gone) {
+  const auto& from = dialog.side[gone];
+  const auto& to = dialog.side[1 - gone];
+  if (to.flow.connection != 0 && !transport_.connectionOpen(to.flow.connection)) return;
+  std::optional<sip::Flow> next;
+  if (!to.routes.empty()) {
+    if (auto first = sip::NameAddr::parse(to.routes.front())) next = flowForUri(first->uri);
+  } else if (to.flow.connection != 0 || to.target.empty()) {
+    next = to.flow;
+  } else if (auto target = sip::Uri::parse(to.target)) {
+    next = flowForUri(*target);
+    if (!next) next = to.flow;
+  }
+  if (!next || to.target.empty()) return;
+  std::string text =
+      fmt::format("BYE {} SIP/2.0\r\nVia: {}\r\nMax-Forwards: {}\r\n", to.target,
+                  viaFor(next->transport, sip::TransactionLayer::newBranch()), kDefaultMaxForwards);
+  for (const auto& r : to.routes)
+    text += fmt::format("Route: {}\r\n", r);
+  text += fmt::format("From: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {} BYE\r\n", from.party, to.party,
+                      dialog.callId, from.cseq + 1);
+  text += "Reason: SIP;cause=480;text=\"Connection to the other party lost\"\r\n";
+  text += "Content-Length: 0\r\n\r\n";
+  auto parsed = sip::Message::parse(std::move(text));
+  if (!parsed.ok()) {
+    core::logger("proxy")->error("could not build BYE ({}) for Call-ID {}", parsed.error,
+                                 dialog.callId);
+    return;
+  }
+  core::logger("proxy")->info("Call-ID {}: {} left (connection closed), BYE to {}", dialog.callId,
+                              gone == 0 ? "caller" : "callee", to.target);
+  const auto tx = transactions_.sendRequest(std::move(parsed.message), *next, *this);
+  if (tx) transactions_.detach(tx);
 }
 
 // ---------------------------------------------------------------- stateless responses

@@ -53,9 +53,16 @@ class Proxy final : public sip::TransactionUser, private sip::ClientTransactionU
 
   ProxyStats stats() const;
 
+  // A connection closed. Calls with a browser on it (a WS/WSS side) end
+  // cleanly: the proxy sends BYE to each other party in its name (RFC 7118
+  // gives a browser no other way to hang up once its socket is gone).
+  void onConnectionClosed(sip::ConnectionId id);
+  std::size_t dialogCount() const { return dialogs_.size(); }
+
  private:
   struct Branch;
   struct Context;
+  struct Dialog;
 
   // sip::ClientTransactionUser
   void onResponse(sip::TransactionId tx, const sip::Message& response) override;
@@ -68,16 +75,26 @@ class Proxy final : public sip::TransactionUser, private sip::ClientTransactionU
   std::optional<sip::Flow> flowForUri(const sip::Uri& uri) const;
   std::optional<sip::Flow> flowForBinding(const registrar::Binding& b) const;
   std::string viaFor(sip::Transport t, const std::string& branch) const;
-  std::string recordRouteFor(sip::Transport t) const;
+  // `token`: the flow token of that side (see flowToken), or "".
+  std::string recordRouteFor(sip::Transport t, std::string_view token) const;
+  // A Record-Route user part naming the connection a browser (WS/WSS) is
+  // reachable on, signed so it cannot be forged (RFC 5626 §5.3's flow token):
+  // in-dialog requests from the other side carry it back in their Route and
+  // go down that connection, whatever their Request-URI (a *.invalid host).
+  // "" for flows that are reachable by address.
+  std::string flowToken(const sip::Flow& flow) const;
+  std::optional<sip::Flow> parseFlowToken(std::string_view user) const;
 
   void reply(sip::TransactionId tx, const sip::Message& request, int status,
              std::string_view reason = {});
   void answerOptions(sip::TransactionId tx, const sip::Message& request);
   void routeToLocalUser(sip::TransactionId tx, std::unique_ptr<sip::Message> request,
                         const sip::Flow& from);
+  // `viaToken`: the flow named by a flow token in our Route entry, which wins
+  // over the Route set and the Request-URI.
   void forwardByRoute(sip::TransactionId tx, std::unique_ptr<sip::Message> request,
-                      const sip::Flow& from);
-  void forwardAck(std::unique_ptr<sip::Message> ack);
+                      const sip::Flow& from, const std::optional<sip::Flow>& viaToken);
+  void forwardAck(std::unique_ptr<sip::Message> ack, const std::optional<sip::Flow>& viaToken);
 
   Context& newContext(sip::TransactionId tx, std::unique_ptr<sip::Message> request,
                       const sip::Flow& from);
@@ -92,6 +109,10 @@ class Proxy final : public sip::TransactionUser, private sip::ClientTransactionU
   void sendBest(Context& ctx);
   void maybeFinish(Context& ctx);
   void forwardResponse(Context& ctx, const sip::Message& response);
+  // Dialogs with a browser side, kept from their 2xx to their BYE.
+  void trackDialog(const Context& ctx, const Branch& branch, const sip::Message& ok);
+  void noteInDialogRequest(const sip::Message& request);
+  void byeInNameOf(const Dialog& dialog, int gone);
 
   ProxyConfig config_;
   sip::TransactionLayer& transactions_;
@@ -103,6 +124,10 @@ class Proxy final : public sip::TransactionUser, private sip::ClientTransactionU
   std::unordered_map<sip::TransactionId, std::unique_ptr<Context>> contexts_;  // by server tx
   std::unordered_map<sip::TransactionId, Context*> byClient_;                  // by client tx
   ProxyStats stats_;
+  std::string flowTokenKey_;  // HMAC key of flow tokens; per process, like connections
+  // By Call-ID + caller tag + callee tag; and the keys by browser connection.
+  std::unordered_map<std::string, std::unique_ptr<Dialog>> dialogs_;
+  std::unordered_multimap<sip::ConnectionId, std::string> dialogsByConnection_;
 };
 
 }  // namespace tandem::proxy

@@ -1,8 +1,12 @@
 #include "registrar/authenticator.hpp"
 
+#include "core/jwt.hpp"
 #include "core/log.hpp"
 #include "core/random.hpp"
 #include "registrar/digest.hpp"
+
+#include <algorithm>
+#include <cctype>
 
 namespace tandem::registrar {
 
@@ -20,10 +24,78 @@ std::uint64_t requestFingerprint(const sip::Message& request, std::string_view r
   return f == 0 ? 1 : f;
 }
 
+// The token of an `Authorization: Bearer <token>` value (RFC 8898 §2.3), or of
+// a bare compact JWT (three base64url parts), as JsSIP's authorization_jwt
+// sends whatever string it was given.
+std::optional<std::string_view> bearerToken(std::string_view value) {
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+    value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t'))
+    value.remove_suffix(1);
+  constexpr std::string_view kScheme = "bearer";
+  if (value.size() > kScheme.size() && sip::iequals(value.substr(0, kScheme.size()), kScheme) &&
+      (value[kScheme.size()] == ' ' || value[kScheme.size()] == '\t')) {
+    value.remove_prefix(kScheme.size());
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
+    return value;
+  }
+  const auto jwtChar = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  };
+  if (std::count(value.begin(), value.end(), '.') == 2 &&
+      std::all_of(value.begin(), value.end(), jwtChar)) {
+    return value;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
+std::optional<std::string> Authenticator::bearerUser(const sip::Message& request, bool proxy) {
+  if (jwtSecret_.empty()) return std::nullopt;
+  for (const auto& h : request.headers()) {
+    // A proxy takes a token from Authorization too: JsSIP puts it there.
+    if (h.id != sip::HeaderId::Authorization &&
+        !(proxy && h.id == sip::HeaderId::ProxyAuthorization))
+      continue;
+    const auto token = bearerToken(h.value);
+    if (!token) continue;
+    const auto verified = core::verifyJwt(*token, jwtSecret_, core::unixNow());
+    std::string user = verified ? verified.claims->subject : std::string();
+    if (const auto at = user.find('@'); at != std::string::npos) {
+      user = sip::iequals(std::string_view(user).substr(at + 1), realm_) ? user.substr(0, at) : "";
+    }
+    if (user.empty()) {
+      ++failures_;
+      core::logger("registrar")
+          ->info("bearer token refused for {} (Call-ID {}): {}", request.methodText(),
+                 request.callId(), verified ? "subject not in this realm" : verified.error);
+    }
+    return user;
+  }
+  return std::nullopt;
+}
+
+void Authenticator::rememberConnection(sip::ConnectionId connection, std::string user) {
+  if (connection != 0) connectionUsers_[connection] = std::move(user);
+}
+
+void Authenticator::forgetConnection(sip::ConnectionId connection) {
+  connectionUsers_.erase(connection);
+}
+
+const std::string* Authenticator::connectionUser(sip::ConnectionId connection) const {
+  const auto it = connectionUsers_.find(connection);
+  return it == connectionUsers_.end() ? nullptr : &it->second;
+}
+
 AuthResult Authenticator::check(const sip::Message& request, bool proxy,
-                                bool recogniseRetransmissions) {
+                                bool recogniseRetransmissions, sip::ConnectionId connection) {
+  if (auto user = bearerUser(request, proxy)) {
+    if (!user->empty()) return {AuthStatus::Ok, std::move(*user), false, nullptr};
+    return {AuthStatus::Challenge, {}, false, challenge(request, proxy, false)};
+  }
   const auto headerId = proxy ? sip::HeaderId::ProxyAuthorization : sip::HeaderId::Authorization;
   // Credentials cannot be split at commas (their parameters use them): take
   // whole header lines, and only those for our realm (RFC 3261 §22.3).
@@ -36,7 +108,17 @@ AuthResult Authenticator::check(const sip::Message& request, bool proxy,
       break;
     }
   }
-  if (!credentials) return {AuthStatus::Challenge, {}, false, challenge(request, proxy, false)};
+  if (!credentials) {
+    // Nothing for our realm: a connection that authenticated before vouches
+    // for its user (To of a REGISTER, From of anything else), nobody else.
+    if (const auto* user = connectionUser(connection); user && !request.has(headerId)) {
+      const auto claimed =
+          request.method() == sip::Method::Register ? request.to() : request.from();
+      if (claimed && sip::unescape(claimed->uri.user) == *user)
+        return {AuthStatus::Ok, *user, false, nullptr};
+    }
+    return {AuthStatus::Challenge, {}, false, challenge(request, proxy, false)};
+  }
 
   // The digest-uri must name the Request-URI (RFC 7616 §3.4.6), else a
   // response captured for one request could be replayed for another.
@@ -64,11 +146,13 @@ AuthResult Authenticator::check(const sip::Message& request, bool proxy,
       AuthStatus::Challenge, {}, false, challenge(request, proxy, result == DigestResult::Stale)};
 }
 
-std::unique_ptr<sip::Message> Authenticator::challengeIfNoCredentials(const sip::Message& request,
-                                                                      bool proxy) {
+std::unique_ptr<sip::Message> Authenticator::challengeIfNoCredentials(
+    const sip::Message& request, bool proxy, sip::ConnectionId connection) {
+  if (connectionUser(connection)) return nullptr;  // check() decides
   // Any credentials header at all goes to check(), which parses it (and
   // answers credentials for another realm with the same challenge).
-  if (request.has(proxy ? sip::HeaderId::ProxyAuthorization : sip::HeaderId::Authorization))
+  if (request.has(sip::HeaderId::Authorization) ||
+      (proxy && request.has(sip::HeaderId::ProxyAuthorization)))
     return nullptr;
   return challenge(request, proxy, false);
 }
@@ -77,8 +161,18 @@ std::unique_ptr<sip::Message> Authenticator::challenge(const sip::Message& reque
                                                        bool stale) {
   auto response = sip::makeResponse(request, proxy ? 407 : 401, {}, core::randomToken(10));
   const auto headerId = proxy ? sip::HeaderId::ProxyAuthenticate : sip::HeaderId::WwwAuthenticate;
-  for (auto& value : makeChallenges(nonces_, realm_, stale)) {
+  // Browsers (a request over WebSocket) get the MD5 challenge alone: their
+  // SIP stacks keep only the last challenge header and know only MD5.
+  const auto via = request.topVia();
+  const bool browser =
+      via && (sip::iequals(via->transport, "WS") || sip::iequals(via->transport, "WSS"));
+  for (auto& value : makeChallenges(nonces_, realm_, stale, {}, browser)) {
     response->appendHeader(headerId, std::move(value));
+  }
+  // RFC 8898 §2.3: after the digest challenges (clients that read the first
+  // one see MD5). Not for browsers, as above; they send tokens unasked.
+  if (!jwtSecret_.empty() && !browser) {
+    response->appendHeader(headerId, "Bearer realm=\"" + realm_ + "\"");
   }
   return response;
 }

@@ -373,10 +373,11 @@ NonceManager::CountUse NonceManager::countUse(std::string_view nonce, std::uint3
 // --- Challenges and credentials ---------------------------------------------
 
 std::vector<std::string> makeChallenges(NonceManager& nonces, std::string_view realm, bool stale,
-                                        std::string_view opaque) {
+                                        std::string_view opaque, bool md5Only) {
   const std::string nonce = nonces.issue(realm);
   std::vector<std::string> out;
   for (auto alg : {DigestAlgorithm::Md5, DigestAlgorithm::Sha256}) {
+    if (md5Only && alg != DigestAlgorithm::Md5) break;
     std::string v = "Digest realm=" + quote(realm) + ", nonce=\"" + nonce +
                     "\", qop=\"auth\", algorithm=" + std::string(algorithmName(alg));
     if (stale) v += ", stale=true";

@@ -137,11 +137,13 @@ class NonceManager {
 };
 
 // Values for WWW-Authenticate / Proxy-Authenticate (RFC 7616 §3.3, RFC 8760 §2):
-// one challenge per algorithm sharing one nonce, MD5 first, then SHA-256,
-// because browser SIP stacks read only the first challenge and know only MD5.
+// one challenge per algorithm sharing one nonce, MD5 first, then SHA-256.
+// `md5Only` for browsers: JsSIP 3.13 and SIP.js 0.21 keep only the *last*
+// challenge header of a response (their parser replaces, not appends) and
+// know only MD5, so any second challenge makes them give up.
 //   Digest realm="example.com", nonce="…", qop="auth", algorithm=MD5[, stale=true][, opaque="…"]
 std::vector<std::string> makeChallenges(NonceManager& nonces, std::string_view realm, bool stale,
-                                        std::string_view opaque = {});
+                                        std::string_view opaque = {}, bool md5Only = false);
 
 // The parameters of Authorization / Proxy-Authorization: Digest … (RFC 7616
 // §3.4, RFC 3261 §25.1), quoted-strings unescaped. Absent parameters are empty.

@@ -131,8 +131,9 @@ void Registrar::removeBinding(std::vector<Binding>& list, std::size_t index) {
   list.erase(list.begin() + static_cast<std::ptrdiff_t>(index));
 }
 
-std::unique_ptr<sip::Message> Registrar::challengeWithoutCredentials(const sip::Message& request) {
-  return auth_.challengeIfNoCredentials(request, /*proxy=*/false);
+std::unique_ptr<sip::Message> Registrar::challengeWithoutCredentials(const sip::Message& request,
+                                                                     const sip::Flow& from) {
+  return auth_.challengeIfNoCredentials(request, /*proxy=*/false, from.connection);
 }
 
 void Registrar::handleRegister(sip::TransactionId tx, const sip::Message& request,
@@ -158,7 +159,8 @@ std::unique_ptr<sip::Message> Registrar::process(const sip::Message& request, co
   };
 
   // §10.3 step 3: authenticate before looking at the bindings.
-  auto auth = auth_.check(request, /*proxy=*/false, /*recogniseRetransmissions=*/stateless);
+  auto auth = auth_.check(request, /*proxy=*/false, /*recogniseRetransmissions=*/stateless,
+                          from.connection);
   if (auth.status != AuthStatus::Ok) return std::move(auth.challenge);
 
   // Steps 4-5: the To header names the AOR; it must be in our domain and belong
@@ -169,6 +171,8 @@ std::unique_ptr<sip::Message> Registrar::process(const sip::Message& request, co
     return reply(404, "Not Found (domain not served here)");
   if (sip::unescape(to->uri.user) != auth.user)
     return reply(403, "Forbidden (To does not match the authenticated user)");
+  // The connection is now this user's (see Authenticator).
+  if (from.connection != 0) auth_.rememberConnection(from.connection, auth.user);
   const auto aor = makeAor(to->uri.user, config_.domain);
 
   const auto cseq = request.cseq();
@@ -347,6 +351,7 @@ const Binding* Registrar::findByContact(std::string_view contact) const {
 }
 
 void Registrar::onConnectionClosed(sip::ConnectionId id) {
+  auth_.forgetConnection(id);
   // A WebSocket contact (RFC 7118: a *.invalid host) and an RFC 5626 flow
   // (instance + reg-id) are reachable only through the connection they
   // registered on: with it, the binding goes. Plain TCP/TLS contacts stay

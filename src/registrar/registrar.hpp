@@ -40,7 +40,8 @@ class Registrar {
   // The 401 for a REGISTER that carries no Authorization header, to be
   // sent statelessly (nothing else about the request matters before §10.3
   // step 3); nullptr when it carries credentials: handleRegister() then.
-  std::unique_ptr<sip::Message> challengeWithoutCredentials(const sip::Message& request);
+  std::unique_ptr<sip::Message> challengeWithoutCredentials(const sip::Message& request,
+                                                            const sip::Flow& from);
   void handleRegister(sip::TransactionId tx, const sip::Message& request, const sip::Flow& from);
   // The same without a server transaction (RFC 3261 §8.2.7): the response goes
   // back statelessly, and a retransmission is processed again and gets the same

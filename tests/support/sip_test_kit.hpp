@@ -9,6 +9,7 @@
 #include "sip/transport/flow.hpp"
 
 #include <fmt/format.h>
+#include <algorithm>
 #include <boost/asio/ip/address.hpp>
 
 #include <map>
@@ -43,6 +44,7 @@ class RecordingSender final : public sip::TransportSender {
  public:
   std::vector<Sent> sent;
   bool refuse = false;
+  std::vector<sip::ConnectionId> closedConnections;  // connectionOpen() says false for these
 
   bool send(const sip::Flow& to, std::string data) override {
     if (refuse) return false;
@@ -53,6 +55,10 @@ class RecordingSender final : public sip::TransportSender {
     if (t == sip::Transport::Udp || t == sip::Transport::Tcp) return endpoint("127.0.0.1", 5060);
     if (t == sip::Transport::Ws) return endpoint("127.0.0.1", 8080);
     return std::nullopt;
+  }
+  bool connectionOpen(sip::ConnectionId id) const override {
+    return std::find(closedConnections.begin(), closedConnections.end(), id) ==
+           closedConnections.end();
   }
   // Parsed messages sent so far, from index `from`.
   std::vector<std::unique_ptr<sip::Message>> messages(std::size_t from = 0) const {

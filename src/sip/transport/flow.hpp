@@ -49,6 +49,9 @@ class TransportSender {
   // listening address, or the configured advertised address); nullopt when
   // Tandem does not listen on that transport.
   virtual std::optional<core::Endpoint> advertised(Transport t) const = 0;
+  // Whether a connection (stream or WebSocket) is still open, so a request
+  // meant for a flow that has gone can be answered 430 (RFC 5626 §5.3).
+  virtual bool connectionOpen(ConnectionId) const { return true; }
 };
 
 // Receives what the transports deliver. Called on the loop; callbacks must not

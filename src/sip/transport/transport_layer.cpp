@@ -20,6 +20,7 @@
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cctype>
 
 #include <array>
 #include <limits>
@@ -418,6 +419,26 @@ bool TransportLayer::send(const Flow& to, std::string data) {
   return false;
 }
 
+namespace {
+
+// "SIP/2.0 " (a status line) or "METHOD SP Request-URI SP SIP/2.0" (a request
+// line), judged on the first line only: enough to tell SIP from junk.
+bool looksLikeSipStartLine(std::string_view message) {
+  const auto eol = message.find("\r\n");
+  const auto line = message.substr(0, eol == std::string_view::npos ? message.size() : eol);
+  if (line.starts_with("SIP/2.0 ")) return true;
+  const auto sp = line.find(' ');
+  if (sp == 0 || sp == std::string_view::npos) return false;
+  for (char c : line.substr(0, sp)) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) &&
+        std::string_view("-.!%*_+`'~").find(c) == std::string_view::npos)
+      return false;
+  }
+  return line.ends_with(" SIP/2.0") && line.size() > sp + 1 + 8;
+}
+
+}  // namespace
+
 ConnectionId TransportLayer::attachChannel(Transport t, std::shared_ptr<MessageChannel> channel,
                                            const core::Endpoint& remote,
                                            const core::Endpoint& local) {
@@ -442,6 +463,13 @@ void TransportLayer::channelMessage(ConnectionId id, std::string message) {
     }
     return;
   }
+  if (!looksLikeSipStartLine(message)) {
+    impl_->logger->info("{} connection {} from {}: not a SIP message, closing",
+                        transportName(it->second.flow.transport), id,
+                        it->second.flow.remote.toString());
+    it->second.channel->close(true, "not a SIP message");
+    return;
+  }
   const Flow flow = it->second.flow;  // the listener may close the channel
   impl_->guarded("onMessage", [&] { impl_->listener.onMessage(std::move(message), flow); });
 }
@@ -449,6 +477,10 @@ void TransportLayer::channelMessage(ConnectionId id, std::string message) {
 void TransportLayer::channelClosed(ConnectionId id) {
   if (impl_->channels.erase(id) == 0) return;
   impl_->guarded("onConnectionClosed", [&] { impl_->listener.onConnectionClosed(id); });
+}
+
+bool TransportLayer::connectionOpen(ConnectionId id) const {
+  return impl_->channels.count(id) != 0 || impl_->connections.count(id) != 0;
 }
 
 std::size_t TransportLayer::channelCount() const {

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace boost::asio {
 class io_context;
@@ -33,7 +34,8 @@ class MessageChannel {
   virtual ~MessageChannel() = default;
   virtual void send(std::string message) = 0;
   // Closes the channel; the owner still reports channelClosed() afterwards.
-  virtual void close() = 0;
+  // `protocolError`: the peer sent something that is not SIP (`why` says what).
+  virtual void close(bool protocolError = false, std::string_view why = {}) = 0;
 };
 
 class TransportLayer final : public TransportSender {
@@ -54,6 +56,7 @@ class TransportLayer final : public TransportSender {
 
   bool send(const Flow& to, std::string data) override;
   std::optional<core::Endpoint> advertised(Transport t) const override;
+  bool connectionOpen(ConnectionId id) const override;
 
   // WebSocket flows (RFC 7118). The web server adopts each accepted `sip`
   // WebSocket here and gets its connection id; it then reports every message
@@ -62,6 +65,9 @@ class TransportLayer final : public TransportSender {
   // goes down the channel named by Flow::connection: a browser accepts no
   // connections, so there is no other way to reach it. Blank messages are
   // keep-alives (a double CRLF gets a CRLF pong, as RFC 5626 §4.4.1 on streams).
+  // A message whose first line is not a SIP start line closes the channel as
+  // a protocol error (as garbage closes a TCP connection); a SIP message with
+  // bad headers goes up, and a request gets its 400.
   ConnectionId attachChannel(Transport t, std::shared_ptr<MessageChannel> channel,
                              const core::Endpoint& remote, const core::Endpoint& local);
   void channelMessage(ConnectionId id, std::string message);

@@ -98,6 +98,71 @@ class ProxyTest : public ::testing::Test {
     transactions_.onMessage(response->serialize(), udpFrom(ip, port));
   }
 
+  // bob registers over a WebSocket (connection 42) and is bound to it.
+  sip::Flow registerBobOverWebSocket() {
+    registrar::Binding b;
+    b.aor = "bob@example.test";
+    b.contact = "sip:k3l2j@df7jal23ls0d.invalid;transport=ws";
+    b.callId = "ws-reg";
+    b.cseq = 1;
+    b.expires = now_ + 600;
+    b.received = "ws:127.0.0.30:40123";
+    store_.putBinding(b);
+    registrar_.load();
+    // (load() drops WebSocket bindings; this one is re-made as if just registered.)
+    EXPECT_TRUE(registrar_.lookup("bob@example.test").empty());
+    sip::Flow ws;
+    ws.transport = sip::Transport::Ws;
+    ws.remote = testkit::endpoint("127.0.0.30", 40123);
+    ws.local = testkit::endpoint("127.0.0.1", 8080);
+    ws.connection = 42;
+    const auto challenge = [&] {
+      transactions_.onMessage(
+          "REGISTER sip:example.test SIP/2.0\r\nVia: SIP/2.0/WS "
+          "df7jal23ls0d.invalid;branch=z9hG4bK-w1\r\n"
+          "Max-Forwards: 70\r\nFrom: <sip:bob@example.test>;tag=w\r\nTo: <sip:bob@example.test>\r\n"
+          "Call-ID: ws-reg\r\nCSeq: 1 REGISTER\r\n"
+          "Contact: <sip:k3l2j@df7jal23ls0d.invalid;transport=ws>\r\nContent-Length: 0\r\n\r\n",
+          ws);
+      return sender_.last();
+    }();
+    EXPECT_EQ(challenge->status(), 401);
+    EXPECT_EQ(sender_.sent.back().to.connection, 42u);
+    const auto answer =
+        testkit::digestAnswer(std::string(challenge->first(sip::HeaderId::WwwAuthenticate)), "bob",
+                              "bobpw", "REGISTER", "sip:example.test");
+    transactions_.onMessage(
+        "REGISTER sip:example.test SIP/2.0\r\nVia: SIP/2.0/WS "
+        "df7jal23ls0d.invalid;branch=z9hG4bK-w2\r\n"
+        "Max-Forwards: 70\r\nFrom: <sip:bob@example.test>;tag=w\r\nTo: <sip:bob@example.test>\r\n"
+        "Call-ID: ws-reg\r\nCSeq: 2 REGISTER\r\nAuthorization: " +
+            answer +
+            "\r\nContact: <sip:k3l2j@df7jal23ls0d.invalid;transport=ws>\r\nContent-Length: "
+            "0\r\n\r\n",
+        ws);
+    EXPECT_EQ(sender_.last()->status(), 200);
+
+    return ws;
+  }
+
+  // alice calls bob (registered over `ws`), who answers 200 with the
+  // Record-Route echoed; returns the INVITE as forwarded to bob.
+  std::unique_ptr<sip::Message> callAnsweredByBrowserBob(const sip::Flow& ws) {
+    const auto mark = authenticatedInvite("bob@example.test");
+    std::unique_ptr<sip::Message> forwarded;
+    for (std::size_t i = mark; i < sender_.sent.size(); ++i) {
+      auto m = sender_.sent[i].parse();
+      if (m->isRequest() && m->method() == sip::Method::Invite) forwarded = std::move(m);
+    }
+    if (!forwarded) return nullptr;
+    auto ok = sip::makeResponse(*forwarded, 200, {}, "bobtag");
+    ok->appendHeader(sip::HeaderId::Contact, "<sip:k3l2j@df7jal23ls0d.invalid;transport=ws>");
+    for (auto rr : forwarded->values(sip::HeaderId::RecordRoute))
+      ok->appendHeader(sip::HeaderId::RecordRoute, std::string(rr));
+    transactions_.onMessage(ok->serialize(), ws);
+    return forwarded;
+  }
+
   int calls_ = 0;
   std::int64_t now_ = 1'700'000'000;
   core::FakeTimerService timers_;
@@ -234,47 +299,7 @@ TEST_F(ProxyTest, MaxForwardsZeroGets483) {
 // A browser registered over a WebSocket (RFC 7118) is reached only down that
 // connection; the transport change gets two Record-Route entries.
 TEST_F(ProxyTest, CallToAWebSocketUserGoesDownItsConnection) {
-  registrar::Binding b;
-  b.aor = "bob@example.test";
-  b.contact = "sip:k3l2j@df7jal23ls0d.invalid;transport=ws";
-  b.callId = "ws-reg";
-  b.cseq = 1;
-  b.expires = now_ + 600;
-  b.received = "ws:127.0.0.30:40123";
-  store_.putBinding(b);
-  registrar_.load();
-  // (load() drops WebSocket bindings; this one is re-made as if just registered.)
-  ASSERT_TRUE(registrar_.lookup("bob@example.test").empty());
-  sip::Flow ws;
-  ws.transport = sip::Transport::Ws;
-  ws.remote = testkit::endpoint("127.0.0.30", 40123);
-  ws.local = testkit::endpoint("127.0.0.1", 8080);
-  ws.connection = 42;
-  const auto challenge = [&] {
-    transactions_.onMessage(
-        "REGISTER sip:example.test SIP/2.0\r\nVia: SIP/2.0/WS "
-        "df7jal23ls0d.invalid;branch=z9hG4bK-w1\r\n"
-        "Max-Forwards: 70\r\nFrom: <sip:bob@example.test>;tag=w\r\nTo: <sip:bob@example.test>\r\n"
-        "Call-ID: ws-reg\r\nCSeq: 1 REGISTER\r\n"
-        "Contact: <sip:k3l2j@df7jal23ls0d.invalid;transport=ws>\r\nContent-Length: 0\r\n\r\n",
-        ws);
-    return sender_.last();
-  }();
-  ASSERT_EQ(challenge->status(), 401);
-  EXPECT_EQ(sender_.sent.back().to.connection, 42u);
-  const auto answer =
-      testkit::digestAnswer(std::string(challenge->first(sip::HeaderId::WwwAuthenticate)), "bob",
-                            "bobpw", "REGISTER", "sip:example.test");
-  transactions_.onMessage(
-      "REGISTER sip:example.test SIP/2.0\r\nVia: SIP/2.0/WS "
-      "df7jal23ls0d.invalid;branch=z9hG4bK-w2\r\n"
-      "Max-Forwards: 70\r\nFrom: <sip:bob@example.test>;tag=w\r\nTo: <sip:bob@example.test>\r\n"
-      "Call-ID: ws-reg\r\nCSeq: 2 REGISTER\r\nAuthorization: " +
-          answer +
-          "\r\nContact: <sip:k3l2j@df7jal23ls0d.invalid;transport=ws>\r\nContent-Length: 0\r\n\r\n",
-      ws);
-  ASSERT_EQ(sender_.last()->status(), 200);
-
+  registerBobOverWebSocket();
   const auto mark = authenticatedInvite("bob@example.test");
   const sip::Flow* to = nullptr;
   std::unique_ptr<sip::Message> forwarded;
@@ -290,14 +315,115 @@ TEST_F(ProxyTest, CallToAWebSocketUserGoesDownItsConnection) {
   EXPECT_EQ(to->connection, 42u);
   EXPECT_EQ(forwarded->requestUriText(), "sip:k3l2j@df7jal23ls0d.invalid;transport=ws");
   EXPECT_EQ(forwarded->topVia()->transport, "WS");
+  // Double record-routing: the entry facing bob names his connection in a
+  // flow token; the one facing alice (UDP) needs none.
   const auto rr = forwarded->values(sip::HeaderId::RecordRoute);
   ASSERT_EQ(rr.size(), 2u);
-  EXPECT_EQ(rr[0], "<sip:127.0.0.1:8080;transport=ws;lr>");
+  EXPECT_TRUE(rr[0].starts_with("<sip:ft-w2a-")) << rr[0];
+  EXPECT_TRUE(rr[0].ends_with("@127.0.0.1:8080;transport=ws;lr>")) << rr[0];
   EXPECT_EQ(rr[1], "<sip:127.0.0.1:5060;lr>");
+  const std::string bobToken(rr[0].substr(1, rr[0].size() - 2));
 
-  // The WebSocket closes: bob is gone, and a new call finds no one.
+  // alice's BYE (her route set is the Record-Route reversed) reaches bob's
+  // connection by the token, although its Request-URI is a *.invalid host.
+  const auto bye = [&](const std::string& routes, const std::string& branch) {
+    transactions_.onMessage(
+        "BYE sip:k3l2j@df7jal23ls0d.invalid;transport=ws SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP 127.0.0.10:5070;branch=" +
+            branch + "\r\n" + routes +
+            "Max-Forwards: 70\r\nFrom: <sip:alice@example.test>;tag=a1\r\n"
+            "To: <sip:bob@example.test>;tag=b1\r\nCall-ID: call-1@127.0.0.10\r\nCSeq: 3 BYE\r\n"
+            "Content-Length: 0\r\n\r\n",
+        udpFrom("127.0.0.10", 5070));
+    return sender_.last();
+  };
+  auto byeOut = bye("Route: <sip:127.0.0.1:5060;lr>, <" + bobToken + ">\r\n", "z9hG4bK-bye1");
+  ASSERT_TRUE(byeOut && byeOut->isRequest());
+  EXPECT_EQ(sender_.sent.back().to.connection, 42u);
+  EXPECT_EQ(sender_.sent.back().to.transport, sip::Transport::Ws);
+  EXPECT_FALSE(byeOut->has(sip::HeaderId::Route));  // both our entries removed
+
+  // The WebSocket closes: bob is gone, and a new call finds no one; an
+  // in-dialog request for his flow gets 430 Flow Failed (RFC 5626 §5.3).
   registrar_.onConnectionClosed(42);
+  sender_.closedConnections.push_back(42);
   EXPECT_TRUE(registrar_.lookup("bob@example.test").empty());
+  auto failed = bye("Route: <sip:127.0.0.1:5060;lr>, <" + bobToken + ">\r\n", "z9hG4bK-bye2");
+  ASSERT_TRUE(failed && !failed->isRequest());
+  EXPECT_EQ(failed->status(), 430);
+}
+
+// A browser's WebSocket closes during a call: the other party gets a BYE in
+// the browser's name (its To tag, a higher CSeq), and the dialog is gone.
+TEST_F(ProxyTest, CallsOfAClosedWebSocketEndWithAByeToTheOtherParty) {
+  const sip::Flow ws = registerBobOverWebSocket();
+  const auto forwarded = callAnsweredByBrowserBob(ws);
+  ASSERT_TRUE(forwarded);
+  ASSERT_EQ(sender_.last()->status(), 200);  // relayed to alice
+  EXPECT_EQ(proxy_.dialogCount(), 1u);
+
+  const auto before = sender_.sent.size();
+  registrar_.onConnectionClosed(42);
+  sender_.closedConnections.push_back(42);
+  proxy_.onConnectionClosed(42);
+  EXPECT_EQ(proxy_.dialogCount(), 0u);
+  ASSERT_EQ(sender_.sent.size(), before + 1);
+  auto bye = sender_.last();
+  ASSERT_TRUE(bye->isRequest());
+  EXPECT_EQ(bye->method(), sip::Method::Bye);
+  EXPECT_EQ(bye->requestUriText(), "sip:alice@127.0.0.10:5070");
+  EXPECT_EQ(sender_.sent.back().to.remote, testkit::endpoint("127.0.0.10", 5070));
+  EXPECT_EQ(bye->from()->tag(), "bobtag");
+  EXPECT_EQ(bye->to()->tag(), "a1");
+  EXPECT_EQ(bye->callId(), "call-1@127.0.0.10");
+  EXPECT_EQ(bye->cseq()->number, 1u);
+  EXPECT_FALSE(bye->has(sip::HeaderId::Route));  // alice is next to us
+  EXPECT_NE(bye->find("Reason"), nullptr);
+
+  // A second close, or the other party's BYE later, finds nothing to do.
+  proxy_.onConnectionClosed(42);
+  EXPECT_EQ(sender_.sent.size(), before + 1);
+}
+
+// A BYE through the proxy ends the tracked dialog: closing the browser's
+// socket afterwards sends nothing.
+TEST_F(ProxyTest, ADialogEndedByByeIsForgotten) {
+  const sip::Flow ws = registerBobOverWebSocket();
+  const auto forwarded = callAnsweredByBrowserBob(ws);
+  ASSERT_TRUE(forwarded);
+  ASSERT_EQ(proxy_.dialogCount(), 1u);
+  const auto rr = forwarded->values(sip::HeaderId::RecordRoute);
+  transactions_.onMessage(
+      "BYE sip:alice@127.0.0.10:5070 SIP/2.0\r\nVia: SIP/2.0/WS "
+      "df7jal23ls0d.invalid;branch=z9hG4bK-b\r\n"
+      "Route: " +
+          std::string(rr[0]) + ", " + std::string(rr[1]) +
+          "\r\n"
+          "Max-Forwards: 70\r\nFrom: <sip:bob@example.test>;tag=bobtag\r\n"
+          "To: <sip:alice@example.test>;tag=a1\r\nCall-ID: call-1@127.0.0.10\r\nCSeq: 5 BYE\r\n"
+          "Content-Length: 0\r\n\r\n",
+      ws);
+  EXPECT_EQ(proxy_.dialogCount(), 0u);
+  const auto before = sender_.sent.size();
+  proxy_.onConnectionClosed(42);
+  EXPECT_EQ(sender_.sent.size(), before);
+}
+
+// A flow token is signed: one that was tampered with names no connection, and
+// the request is routed by its Request-URI as if the token were not there.
+TEST_F(ProxyTest, ForgedFlowTokenIsIgnored) {
+  transactions_.onMessage(
+      "BYE sip:bob@127.0.0.20:5080 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.10:5070;branch=z9hG4bK-f\r\n"
+      "Route: <sip:ft-w2a-0011223344556677@127.0.0.1:8080;transport=ws;lr>\r\n"
+      "Max-Forwards: 70\r\nFrom: <sip:alice@example.test>;tag=a1\r\n"
+      "To: <sip:bob@example.test>;tag=b1\r\nCall-ID: forged@x\r\nCSeq: 2 BYE\r\n"
+      "Content-Length: 0\r\n\r\n",
+      udpFrom("127.0.0.10", 5070));
+  auto out = sender_.last();
+  ASSERT_TRUE(out && out->isRequest());
+  EXPECT_EQ(sender_.sent.back().to.transport, sip::Transport::Udp);
+  EXPECT_EQ(sender_.sent.back().to.connection, 0u);
+  EXPECT_EQ(sender_.sent.back().to.remote, testkit::endpoint("127.0.0.20", 5080));
 }
 
 TEST_F(ProxyTest, ForksToEveryBindingAndCancelsTheOthersOnA2xx) {

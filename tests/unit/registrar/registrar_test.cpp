@@ -1,5 +1,6 @@
 #include "registrar/registrar.hpp"
 
+#include "core/jwt.hpp"
 #include "core/timer_service.hpp"
 #include "registrar/authenticator.hpp"
 #include "registrar/digest.hpp"
@@ -53,7 +54,7 @@ class RegistrarTest : public ::testing::Test {
         "Content-Length: 0\r\n\r\n",
         user, cseq, user, user, user, cseq, extraHeaders);
     const auto before = sender_.sent.size();
-    transactions_.onMessage(text, udpFrom("127.0.0.9", 5070));
+    transactions_.onMessage(text, from_);
     EXPECT_EQ(sender_.sent.size(), before + 1) << "one response expected for\n" << text;
     return sender_.last();
   }
@@ -70,6 +71,7 @@ class RegistrarTest : public ::testing::Test {
     return send(headers + "Authorization: " + answer + "\r\n", cseq++, user);
   }
 
+  sip::Flow from_ = udpFrom("127.0.0.9", 5070);  // where send() sends from
   std::int64_t now_ = 1'700'000'000;
   core::FakeTimerService timers_;
   testkit::RecordingSender sender_;
@@ -325,6 +327,76 @@ TEST_F(RegistrarTest, ReplayedNonceCountIsRejected) {
 
 namespace tandem::registrar {
 namespace {
+
+// RFC 8898 bearer tokens: a JWT HS256 signed with the site's secret, as
+// "Authorization: Bearer <jwt>" (SIP.js, RFC 8898) or the bare token
+// (JsSIP's authorization_jwt sends the string it was given).
+TEST_F(RegistrarTest, BearerTokensSignedWithTheSharedSecretAuthenticate) {
+  const std::string contact = "Contact: <sip:alice@127.0.0.9:5070>\r\n";
+  const auto token = [](const std::string& secret, const std::string& sub, std::int64_t ttl) {
+    core::JwtClaims claims;
+    claims.subject = sub;
+    claims.expiresAt = core::unixNow() + ttl;
+    return core::mintJwt(secret, claims);
+  };
+  // Without a secret configured, tokens are not credentials.
+  EXPECT_EQ(send(contact + "Authorization: Bearer " + token("s3cret", "alice", 600) + "\r\n", 1)
+                ->status(),
+            401);
+
+  auth_.setJwtSecret("s3cret");
+  auto ok = send(contact + "Authorization: Bearer " + token("s3cret", "alice", 600) + "\r\n", 2);
+  EXPECT_EQ(ok->status(), 200);
+  EXPECT_EQ(registrar_.lookup("alice@example.test").size(), 1u);
+  EXPECT_EQ(
+      send(contact + "Authorization: " + token("s3cret", "alice@example.test", 600) + "\r\n", 3)
+          ->status(),
+      200);
+
+  // Expired, signed with another secret, or for a user in another realm: a
+  // challenge, whose Bearer entry comes after the digest ones.
+  for (const auto& bad : {token("s3cret", "alice", -120), token("other", "alice", 600),
+                          token("s3cret", "alice@elsewhere.test", 600), std::string("a.b.c")}) {
+    auto challenge = send(contact + "Authorization: Bearer " + bad + "\r\n", 4);
+    ASSERT_EQ(challenge->status(), 401) << bad;
+    std::vector<std::string_view> schemes;  // whole header lines (values() splits at commas)
+    for (const auto& h : challenge->headers())
+      if (h.id == sip::HeaderId::WwwAuthenticate) schemes.push_back(h.value);
+    ASSERT_EQ(schemes.size(), 3u);
+    EXPECT_TRUE(schemes[0].starts_with("Digest")) << schemes[0];
+    EXPECT_EQ(schemes[2], "Bearer realm=\"example.test\"");
+  }
+  // A valid token for bob does not register alice.
+  EXPECT_EQ(
+      send(contact + "Authorization: Bearer " + token("s3cret", "bob", 600) + "\r\n", 5)->status(),
+      403);
+}
+
+// A connection on which a REGISTER authenticated vouches for later requests
+// on it (a browser logged in with a token cannot answer a digest challenge),
+// until it closes; other connections do not share it.
+TEST_F(RegistrarTest, AnAuthenticatedConnectionVouchesForItsLaterRequests) {
+  sip::Flow ws;
+  ws.transport = sip::Transport::Ws;
+  ws.remote = testkit::endpoint("127.0.0.30", 40000);
+  ws.connection = 7;
+  from_ = ws;
+  const std::string contact = "Contact: <sip:x1@abc.invalid;transport=ws>\r\n";
+  int cseq = 1;
+  ASSERT_EQ(registerWith(contact, cseq)->status(), 200);
+  EXPECT_EQ(auth_.connectionUser(7) ? *auth_.connectionUser(7) : "", "alice");
+  EXPECT_EQ(send(contact, cseq++)->status(), 200);  // a refresh without credentials
+  // bob's REGISTER on alice's connection is not vouched for.
+  store_.addUser("bob", "example.test", "bobpw");
+  EXPECT_EQ(send(contact, cseq++, "bob")->status(), 401);
+
+  from_.connection = 8;
+  EXPECT_EQ(send(contact, cseq++)->status(), 401);
+  from_.connection = 7;
+  registrar_.onConnectionClosed(7);
+  EXPECT_EQ(auth_.connectionUser(7), nullptr);
+  EXPECT_EQ(send(contact, cseq++)->status(), 401);
+}
 
 TEST(ParseReceived, ReadsWhatTheRegistrarWritesAndRejectsTheRest) {
   const auto v4 = parseReceived("udp:127.0.0.9:5070");

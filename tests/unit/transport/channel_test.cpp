@@ -13,8 +13,12 @@ namespace {
 struct FakeChannel : MessageChannel {
   std::vector<std::string> sent;
   bool closed = false;
+  bool protocolError = false;
   void send(std::string message) override { sent.push_back(std::move(message)); }
-  void close() override { closed = true; }
+  void close(bool error, std::string_view) override {
+    closed = true;
+    protocolError = error;
+  }
 };
 
 class ChannelTest : public ::testing::Test {
@@ -54,6 +58,29 @@ TEST_F(ChannelTest, MessagesCarryTheChannelsFlowAndRepliesGoDownIt) {
   none.connection = 0;
   EXPECT_FALSE(layer.send(none, "x"));
   EXPECT_EQ(channel->sent.size(), 1u);
+}
+
+// Text that is not SIP closes the WebSocket (as garbage closes a TCP
+// connection); SIP with bad headers is delivered, for a 400 upstairs.
+TEST_F(ChannelTest, NonSipTextClosesTheChannelAsAProtocolError) {
+  for (const std::string& junk :
+       std::vector<std::string>{"hello", "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+                                "{\"jsonrpc\":\"2.0\"}", " INVITE sip:a SIP/2.0",
+                                "INVITE sip:a SIP/3.0\r\n\r\n", std::string("\x01\x02\xff", 3)}) {
+    auto channel = std::make_shared<FakeChannel>();
+    const ConnectionId id = layer.attachChannel(Transport::Ws, channel, browser, http);
+    layer.channelMessage(id, junk);
+    EXPECT_TRUE(channel->closed) << junk;
+    EXPECT_TRUE(channel->protocolError) << junk;
+    EXPECT_TRUE(recorder.messages.empty()) << junk;
+    layer.channelClosed(id);
+  }
+  auto channel = std::make_shared<FakeChannel>();
+  const ConnectionId id = layer.attachChannel(Transport::Ws, channel, browser, http);
+  layer.channelMessage(id, "OPTIONS sip:example.test SIP/2.0\r\nBroken header\r\n\r\n");
+  layer.channelMessage(id, "SIP/2.0 200 OK\r\n\r\n");
+  EXPECT_FALSE(channel->closed);
+  EXPECT_EQ(recorder.messages.size(), 2u);
 }
 
 TEST_F(ChannelTest, DoubleCrlfGetsAPongAndBlankMessagesAreNotDelivered) {

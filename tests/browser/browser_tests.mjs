@@ -1,0 +1,524 @@
+#!/usr/bin/env node
+// Browser tests: Debian's Chromium (headless, fake microphone), driven by
+// playwright-core, runs the web phone (JsSIP) and a SIP.js page against the
+// real tandem binary, with sipp as the plain SIP peer. Everything runs in a
+// private loopback-only network namespace, which this script enters itself
+// (unshare --net; needs root, as CI has).
+//
+//   node browser_tests.mjs --tandem PATH --webroot DIR --run NAME
+//
+// NAME is one of the tests below. The script prints what it does, and exits 0
+// when the test passed, 1 with the reason when it failed.
+
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const NETNS_MARK = 'TANDEM_BROWSER_NETNS';
+const DOMAIN = 'example.test';
+const TANDEM_IP = '127.0.0.1';
+const SIP_PORT = 5060;
+const HTTP_PORT = 8080;
+const SIPP_IP = '127.0.0.20';
+const JWT_SECRET = 'browser-tests-shared-secret-0123456789';
+const PASSWORDS = { alice: 'alice-pw-1', bob: 'bob-pw-2', carol: 'carol-pw-3', desk: 'desk-pw-4' };
+const CHROMIUM = process.env.TANDEM_CHROMIUM || '/usr/bin/chromium';
+
+// ------------------------------------------------------------------ helpers
+
+class TestFailure extends Error {}
+function expect(cond, message) {
+  if (!cond) throw new TestFailure(message);
+}
+function log(...args) {
+  console.log(`[${new Date().toISOString().slice(11, 23)}]`, ...args);
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(what, fn, timeoutMs = 10000, intervalMs = 100) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) {
+      throw new TestFailure(`timed out after ${timeoutMs} ms waiting for ${what}` +
+                            (last instanceof Error ? ` (last error: ${last.message})` : ''));
+    }
+    await sleep(intervalMs);
+  }
+}
+
+function parseArgs(argv) {
+  const args = {};
+  for (let i = 0; i < argv.length; i += 2) {
+    if (!argv[i].startsWith('--') || i + 1 >= argv.length) throw new Error(`bad argument ${argv[i]}`);
+    args[argv[i].slice(2)] = argv[i + 1];
+  }
+  for (const k of ['tandem', 'webroot', 'run']) {
+    if (!args[k]) throw new Error(`missing --${k}`);
+  }
+  return args;
+}
+
+// Re-executes this script in a new network namespace with only loopback up.
+function enterNamespace() {
+  if (process.env[NETNS_MARK] === '1') {
+    const up = spawnSync('ip', ['link', 'set', 'lo', 'up']);
+    if (up.status !== 0) throw new Error(`ip link set lo up failed: ${up.stderr}`);
+    // (/sys/class/net shows the host's interfaces: sysfs is not remounted.)
+    const links = spawnSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).stdout;
+    const ifaces = links.split('\n').filter(Boolean).map((l) => l.split(':')[1].trim().split('@')[0]);
+    if (ifaces.length !== 1 || ifaces[0] !== 'lo') {
+      throw new Error(`refusing to run: expected a loopback-only namespace, found ${ifaces}`);
+    }
+    return false;
+  }
+  if (process.getuid() !== 0) {
+    console.error('the browser tests need root: they run in a private network namespace (unshare --net)');
+    process.exit(1);
+  }
+  const r = spawnSync('unshare', ['--net', '--fork', '--kill-child', '--', process.execPath,
+                                  fileURLToPath(import.meta.url), ...process.argv.slice(2)],
+                      { stdio: 'inherit', env: { ...process.env, [NETNS_MARK]: '1' } });
+  process.exit(r.status ?? 1);
+}
+
+// Every process started here, stopped by pid at the end.
+const children = [];
+function startProcess(name, cmd, args, logFile) {
+  const out = fs.openSync(logFile, 'w');
+  const child = spawn(cmd, args, { stdio: ['ignore', out, out] });
+  child.exitCodePromise = new Promise((resolve) => child.on('exit', (code, sig) => resolve(code ?? sig)));
+  child.logFile = logFile;
+  child.label = name;
+  children.push(child);
+  return child;
+}
+async function stopProcess(child, timeoutMs = 5000) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const done = await Promise.race([child.exitCodePromise, sleep(timeoutMs).then(() => 'timeout')]);
+  if (done === 'timeout') child.kill('SIGKILL');
+}
+function tail(file, lines = 40) {
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+  } catch (e) {
+    return `(cannot read ${file}: ${e.message})`;
+  }
+}
+
+// ------------------------------------------------------------------ tandem
+
+class Tandem {
+  constructor(binary, dir, webroot) {
+    this.binary = binary;
+    this.dir = dir;
+    this.dataDir = path.join(dir, 'data');
+    this.config = path.join(dir, 'tandem.toml');
+    fs.writeFileSync(this.config, [
+      '[server]', `domain = "${DOMAIN}"`, `data_dir = "${this.dataDir}"`,
+      '[sip]', `listen = ["udp:${TANDEM_IP}:${SIP_PORT}"]`,
+      '[http]', `listen = "${TANDEM_IP}:${HTTP_PORT}"`, `root = "${webroot}"`,
+      '[auth]', `jwt_secret = "${JWT_SECRET}"`, ''].join('\n'));
+  }
+  run(args) {
+    const r = spawnSync(this.binary, [...args, '--config', this.config], { encoding: 'utf8', timeout: 20000 });
+    expect(r.status === 0, `tandem ${args.join(' ')} failed (${r.status}): ${r.stdout}${r.stderr}`);
+    return r.stdout.trim();
+  }
+  addUser(name) {
+    this.run(['user', 'add', name, '--password', PASSWORDS[name]]);
+  }
+  mintToken(user, ttl = 600) {
+    return this.run(['token', 'mint', user, '--ttl', String(ttl)]);
+  }
+  async start() {
+    this.proc = startProcess('tandem', this.binary,
+                             ['serve', '--config', this.config, '--log-level', 'debug'],
+                             path.join(this.dir, 'tandem.log'));
+    await waitFor('tandem to answer /healthz', async () => {
+      if (this.proc.exitCode !== null) {
+        throw new TestFailure(`tandem exited with ${this.proc.exitCode}:\n${tail(this.proc.logFile)}`);
+      }
+      const r = await fetch(`http://${TANDEM_IP}:${HTTP_PORT}/healthz`);
+      return r.ok;
+    }, 15000);
+    log('tandem is up');
+  }
+  logText() {
+    return fs.readFileSync(this.proc.logFile, 'utf8');
+  }
+}
+
+// ------------------------------------------------------------------ sipp
+
+function sippScenario(dir, file, vars) {
+  const src = fs.readFileSync(file, 'utf8');
+  const text = src.replace(/\{\{(\w+)\}\}/g, (_, k) => {
+    if (!(k in vars)) throw new Error(`${file}: no value for {{${k}}}`);
+    return String(vars[k]);
+  });
+  const out = path.join(dir, `${path.basename(file, '.xml')}-${Object.values(vars).join('-').replace(/[^\w.-]/g, '_').slice(0, 60)}.xml`);
+  fs.writeFileSync(out, text);
+  return out;
+}
+
+// Starts sipp with a scenario; returns the child (await .exitCodePromise).
+function startSipp(dir, name, scenario, vars, { port, user, authUri, extra = [] }) {
+  const sf = sippScenario(dir, scenario, vars);
+  const args = ['-sf', sf, `${TANDEM_IP}:${SIP_PORT}`, '-i', SIPP_IP, '-p', String(port), '-m', '1',
+                '-timeout', '30', '-timeout_error', '-trace_msg', '-message_file', path.join(dir, `${name}.msg`),
+                '-trace_err', '-error_file', path.join(dir, `${name}.err`), '-nostdin', ...extra];
+  if (user) args.push('-au', user, '-ap', PASSWORDS[user], '-auth_uri', authUri || DOMAIN);
+  log(`sipp ${name}: ${scenario.split('/').pop()}`);
+  const child = startProcess(`sipp-${name}`, 'sipp', args, path.join(dir, `${name}.log`));
+  child.messageFile = path.join(dir, `${name}.msg`);
+  return child;
+}
+
+async function sippDone(child, what, timeoutMs = 40000) {
+  const code = await Promise.race([child.exitCodePromise, sleep(timeoutMs).then(() => 'timeout')]);
+  if (code === 'timeout') {
+    await stopProcess(child);
+    throw new TestFailure(`${what}: sipp did not finish within ${timeoutMs} ms:\n${tail(child.messageFile, 60)}`);
+  }
+  expect(code === 0, `${what}: sipp exited with ${code}:\n${tail(child.logFile, 20)}\n--- messages:\n${tail(child.messageFile, 80)}`);
+}
+
+async function registerSipp(dir, user, port) {
+  const s = startSipp(dir, `register-${user}`, path.join(here, '../integration/scenarios/register.xml'),
+                      { DOMAIN, USER: user, CONTACT: `sip:${user}@${SIPP_IP}:${port}`, EXPIRES: 300 },
+                      { port, user });
+  await sippDone(s, `registering ${user} from sipp`);
+}
+
+// ------------------------------------------------------------------ browser
+
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+  '--autoplay-policy=no-user-gesture-required',
+  // Loopback is the only interface here: without this Chromium gathers no ICE
+  // candidates. Playwright's own --disable-features list comes earlier and
+  // Chromium honours only the last one, so this one names what matters.
+  '--allow-loopback-in-peer-connection',
+  '--disable-features=WebRtcHideLocalIpsWithMdns,Translate,MediaRouter,OptimizationHints,' +
+    'AutofillServerCommunication,CertificateTransparencyComponentUpdater,' +
+    // Pages fulfilled by Playwright's router count as public: let them reach loopback.
+    'LocalNetworkAccessChecks',
+];
+
+async function launchBrowser(dir) {
+  const { chromium } = await import('playwright-core');
+  const profile = path.join(dir, 'chromium-profile');
+  fs.mkdirSync(path.join(profile, 'Default'), { recursive: true });
+  fs.writeFileSync(path.join(profile, 'Default', 'Preferences'),
+                   JSON.stringify({ alternate_error_pages: { enabled: false } }));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, permissions: ['microphone'],
+    viewport: { width: 1000, height: 800 },
+  });
+  return context;
+}
+
+// A page of the web phone, with its console collected for failure reports.
+async function openPhone(context, name, fragment = '') {
+  const page = await context.newPage();
+  if (process.env.TANDEM_JSSIP_DEBUG) {
+    await page.addInitScript(() => localStorage.setItem('debug', 'JsSIP:*'));
+  }
+  page.label = name;
+  page.consoleLines = [];
+  page.on('console', (m) => page.consoleLines.push(`${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => page.consoleLines.push(`pageerror: ${e.message}`));
+  await page.goto(`http://${TANDEM_IP}:${HTTP_PORT}/${fragment}`);
+  return page;
+}
+
+async function state(page) {
+  return page.evaluate(() => document.body.dataset.state);
+}
+
+async function waitState(page, want, timeoutMs = 15000) {
+  const wanted = Array.isArray(want) ? want : [want];
+  try {
+    await waitFor(`${page.label} to be ${wanted.join('/')}`, async () => wanted.includes(await state(page)), timeoutMs);
+  } catch (e) {
+    const msg = await page.evaluate(() => document.querySelector('#message')?.textContent ?? '');
+    throw new TestFailure(`${e.message}; it is '${await state(page)}', message '${msg}'\n` +
+                          page.consoleLines.slice(-15).join('\n'));
+  }
+}
+
+async function login(page, user, password) {
+  await page.fill('#user', user);
+  await page.fill('#password', password);
+  await page.click('#sign-in');
+  await waitState(page, 'registered');
+  const status = await page.textContent('#reg-status');
+  expect(status.includes(user), `${page.label}: registration status '${status}' does not name ${user}`);
+  log(`${page.label} registered as ${user}`);
+}
+
+async function dial(page, target) {
+  await page.fill('#dial-input', target);
+  await page.click('#call-button');
+}
+
+async function messageText(page) {
+  return (await page.textContent('#message')) ?? '';
+}
+
+// inbound-rtp audio packetsReceived of the page's current call.
+async function packetsReceived(page) {
+  return page.evaluate(async () => {
+    const pc = window.tandemPhone?.peerConnection;
+    if (!pc) return -1;
+    let n = 0;
+    (await pc.getStats()).forEach((r) => {
+      if (r.type === 'inbound-rtp' && r.kind === 'audio') n += r.packetsReceived;
+    });
+    return n;
+  });
+}
+
+// Audio must flow and keep flowing into `page`: ~50 packets/s from the fake
+// microphone; asserted as growth over a window, not a single value.
+async function expectAudioFlowing(page) {
+  await waitFor(`${page.label} to receive audio packets`, async () => (await packetsReceived(page)) > 0, 10000);
+  const first = await packetsReceived(page);
+  await sleep(3000);
+  const second = await packetsReceived(page);
+  log(`${page.label}: inbound audio packets ${first} -> ${second} in 3 s`);
+  expect(second - first >= 50, `${page.label}: inbound audio packets grew only from ${first} to ${second} in 3 s`);
+}
+
+// ------------------------------------------------------------------ tests
+
+// desk (a sipp UAS with a WebRTC answer) registers; alice's web phone calls it
+// and is in the call.
+async function aliceCallsDesk(context, dir) {
+  await registerSipp(dir, 'desk', 5070);
+  const uas = startSipp(dir, 'desk-uas', path.join(here, 'scenarios/uas_webrtc.xml'),
+                        { CONTACT: `sip:desk@${SIPP_IP}:5070` }, { port: 5070 });
+  await sleep(300);
+  const alice = await openPhone(context, 'alice');
+  await login(alice, 'alice', PASSWORDS.alice);
+  await dial(alice, 'desk');
+  await waitState(alice, 'in-call');
+  await sleep(500);
+  return { uas, alice };
+}
+
+const tests = {
+  // Two web phones log in as alice and bob; alice calls bob, bob accepts,
+  // audio flows both ways, alice hangs up and both sides end.
+  async call({ context }) {
+    const alice = await openPhone(context, 'alice');
+    const bob = await openPhone(context, 'bob');
+    await login(alice, 'alice', PASSWORDS.alice);
+    await login(bob, 'bob', PASSWORDS.bob);
+    await dial(alice, 'bob');
+    await waitState(bob, 'ringing-in');
+    const caller = await bob.textContent('#incoming');
+    expect(caller.includes('alice'), `bob's incoming call does not name alice: '${caller}'`);
+    await bob.click('#accept');
+    await waitState(alice, 'in-call');
+    await waitState(bob, 'in-call');
+    await expectAudioFlowing(alice);
+    await expectAudioFlowing(bob);
+    const timer = await alice.textContent('#call-timer');
+    expect(/^\d+:\d\d/.test(timer.trim()) && timer.trim() !== '0:00' && timer.trim() !== '00:00',
+           `alice's call timer does not run: '${timer}'`);
+    await alice.click('#hangup');
+    await waitState(alice, 'registered');
+    await waitState(bob, 'registered');
+    log('both sides ended the call');
+  },
+
+  async wrong_password({ context }) {
+    const page = await openPhone(context, 'alice');
+    await page.fill('#user', 'alice');
+    await page.fill('#password', 'not-the-password');
+    await page.click('#sign-in');
+    await waitFor('the wrong-password message', async () => (await messageText(page)).includes('Wrong user name or password'), 15000)
+      .catch(async (e) => { throw new TestFailure(`${e.message}; message is '${await messageText(page)}'`); });
+    expect((await state(page)) !== 'registered', 'alice is registered with a wrong password');
+  },
+
+  // carol exists but has no registration: 480, "not available".
+  async offline_user({ context }) {
+    const alice = await openPhone(context, 'alice');
+    await login(alice, 'alice', PASSWORDS.alice);
+    await dial(alice, 'carol');
+    await waitFor('the not-available message', async () => (await messageText(alice)).includes('not available'), 15000)
+      .catch(async (e) => { throw new TestFailure(`${e.message}; message is '${await messageText(alice)}'`); });
+    await waitState(alice, 'registered');
+  },
+
+  // The web phone logs in with a token in the URL fragment (no password) and
+  // calls bob: REGISTER and INVITE pass on the bearer token / connection.
+  async token_login({ context, tandem }) {
+    const token = tandem.mintToken('alice');
+    const alice = await openPhone(context, 'alice', `#token=${token}`);
+    await waitState(alice, 'registered');
+    const bob = await openPhone(context, 'bob');
+    await login(bob, 'bob', PASSWORDS.bob);
+    await dial(alice, 'bob');
+    await waitState(bob, 'ringing-in');
+    await bob.click('#accept');
+    await waitState(alice, 'in-call');
+    await waitState(bob, 'in-call');
+    await bob.click('#hangup');
+    await waitState(alice, 'registered');
+  },
+
+  // WS -> UDP: the web phone calls a sipp UAS registered as desk.
+  async browser_calls_sipp({ context, dir }) {
+    const { uas, alice } = await aliceCallsDesk(context, dir);
+    await alice.click('#hangup');
+    await waitState(alice, 'registered');
+    await sippDone(uas, 'desk answering the browser');
+  },
+
+  // The browser's tab crashes mid-call (its WebSocket drops, no BYE from it):
+  // Tandem ends the call with a BYE to the sipp phone in the browser's name.
+  async browser_vanishes_mid_call({ context, dir, tandem }) {
+    const { uas, alice } = await aliceCallsDesk(context, dir);
+    const cdp = await context.newCDPSession(alice);
+    cdp.send('Page.crash').catch(() => { /* the renderer is gone before it answers */ });
+    log('alice\'s tab crashed');
+    await sippDone(uas, 'desk receiving the BYE for the vanished browser');
+    expect(/caller left \(connection closed\), BYE to sip:desk@/.test(tandem.logText()),
+           'Tandem\'s log does not say it sent the BYE for the vanished caller');
+  },
+
+  // UDP -> WS: a sipp UAC (desk) calls the web phone; it answers.
+  async sipp_calls_browser({ context, dir }) {
+    const bob = await openPhone(context, 'bob');
+    await login(bob, 'bob', PASSWORDS.bob);
+    const uac = startSipp(dir, 'desk-uac', path.join(here, 'scenarios/uac_webrtc.xml'),
+                          { DOMAIN, CALLER: 'desk', CALLEE: 'bob', HOLD_MS: 1500 },
+                          { port: 5071, user: 'desk', authUri: `bob@${DOMAIN}` });
+    await waitState(bob, 'ringing-in');
+    await bob.click('#accept');
+    await waitState(bob, 'in-call');
+    await sippDone(uac, 'desk calling the browser');
+    await waitState(bob, 'registered');
+  },
+
+  // A SIP.js page registers (as carol) and calls the JsSIP web phone (bob).
+  async sipjs_calls_jssip({ context }) {
+    const bob = await openPhone(context, 'bob');
+    await login(bob, 'bob', PASSWORDS.bob);
+    const sipjs = await openSipJsPage(context);
+    const result = sipjs.evaluate(async ({ password, domain, ws }) => window.runSipJs({
+      user: 'carol', password, domain, ws, target: `sip:bob@${domain}`,
+    }), { password: PASSWORDS.carol, domain: DOMAIN, ws: `ws://${TANDEM_IP}:${HTTP_PORT}/ws` });
+    await waitState(bob, 'ringing-in', 20000);
+    await bob.click('#accept');
+    await waitState(bob, 'in-call');
+    await expectAudioFlowing(bob);
+    const outcome = await result;
+    log(`SIP.js page: ${JSON.stringify(outcome)}`);
+    expect(outcome.registered, `SIP.js did not register: ${JSON.stringify(outcome)}`);
+    expect(outcome.established, `SIP.js call was not established: ${JSON.stringify(outcome)}`);
+    expect(outcome.packetsReceived >= 50, `SIP.js received only ${outcome.packetsReceived} audio packets`);
+    await waitState(bob, 'registered');
+  },
+};
+
+// The SIP.js page: served from the same origin through Playwright's router
+// (nothing is added to Tandem's web root); SIP.js loads as ES modules.
+async function openSipJsPage(context) {
+  const sipjsRoot = path.join(here, 'node_modules', 'sip.js', 'lib');
+  await context.route(`http://${TANDEM_IP}:${HTTP_PORT}/test/**`, async (route) => {
+    const url = new URL(route.request().url());
+    let file;
+    if (url.pathname === '/test/sipjs.html') file = path.join(here, 'pages', 'sipjs.html');
+    else if (url.pathname.startsWith('/test/sip.js/')) file = path.join(sipjsRoot, url.pathname.slice('/test/sip.js/'.length));
+    if (!file || !file.startsWith(here) || !fs.existsSync(file)) return route.fulfill({ status: 404, body: 'not found' });
+    const type = file.endsWith('.html') ? 'text/html' : 'text/javascript';
+    return route.fulfill({ status: 200, contentType: type, body: fs.readFileSync(file) });
+  });
+  const page = await context.newPage();
+  page.label = 'sipjs';
+  page.consoleLines = [];
+  page.on('console', (m) => page.consoleLines.push(`${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => page.consoleLines.push(`pageerror: ${e.message}`));
+  await page.goto(`http://${TANDEM_IP}:${HTTP_PORT}/test/sipjs.html`);
+  await waitFor('the SIP.js page to load', () => page.evaluate(() => typeof window.runSipJs === 'function'), 10000);
+  return page;
+}
+
+// ------------------------------------------------------------------ main
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  enterNamespace();
+  const test = tests[args.run];
+  if (!test) throw new Error(`unknown test ${args.run}; known: ${Object.keys(tests).join(', ')}`);
+  expect(fs.existsSync(path.join(args.webroot, 'index.html')),
+         `the web phone is not built: ${args.webroot}/index.html is missing (scripts/build-webphone.sh)`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tandem-browser-${args.run}-`));
+  log(`test ${args.run} in ${dir}`);
+  const tandem = new Tandem(path.resolve(args.tandem), dir, path.resolve(args.webroot));
+  for (const u of ['alice', 'bob', 'carol', 'desk']) tandem.addUser(u);
+  let context;
+  let failed = null;
+  const pages = () => (context ? context.pages() : []);
+  try {
+    await tandem.start();
+    context = await launchBrowser(dir);
+    let timer;
+    const limit = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new TestFailure('the test did not finish within 90 s')), 90000);
+    });
+    try {
+      await Promise.race([test({ context, tandem, dir }), limit]);
+    } finally {
+      clearTimeout(timer);
+    }
+  } catch (e) {
+    failed = e;
+  }
+  if (failed) {
+    for (const p of pages()) {
+      if (p.consoleLines?.length) console.log(`--- console of ${p.label}:\n${p.consoleLines.slice(-30).join('\n')}`);
+      try {
+        await p.screenshot({ path: path.join(dir, `${p.label || 'page'}.png`) });
+      } catch { /* the page may be gone */ }
+    }
+    if (tandem.proc) console.log(`--- tandem log (last lines):\n${tail(tandem.proc.logFile, 60)}`);
+  }
+  try {
+    if (context) await context.close();
+  } catch { /* already gone */ }
+  for (const c of children.reverse()) await stopProcess(c);
+  if (failed) {
+    console.log(`FAILED ${args.run}: ${failed instanceof TestFailure ? failed.message : failed.stack}`);
+    console.log(`(files in ${dir})`);
+    process.exit(1);
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+  console.log(`PASSED ${args.run}`);
+  process.exit(0);
+}
+
+main().catch((e) => {
+  console.error(e.stack || String(e));
+  for (const c of children) {
+    try { c.kill('SIGKILL'); } catch { /* gone */ }
+  }
+  process.exit(1);
+});
