@@ -59,6 +59,55 @@ std::string webHostPort(const core::Endpoint& at) {
   return fmt::format("{}:{}", host, at.port);
 }
 
+// The SIP side of /metrics, read from the components' own counts at each
+// scrape (on the loop's thread, like everything else). Keep the handles.
+std::vector<core::Metrics::CallbackHandle> registerSipMetrics(
+    core::Metrics& m, const sip::TransactionLayer& transactions,
+    const registrar::Registrar& registrar, const proxy::Proxy& proxy,
+    const registrar::Authenticator& auth) {
+  std::vector<core::Metrics::CallbackHandle> handles;
+  handles.push_back(m.callbackGauge("tandem_sip_registrations",
+                                    "registered contacts (bindings) in the location service", {},
+                                    [&] { return double(registrar.bindingCount()); }));
+  handles.push_back(m.callbackGauge("tandem_sip_registered_users",
+                                    "addresses-of-record with at least one binding", {},
+                                    [&] { return double(registrar.aorCount()); }));
+  handles.push_back(
+      m.callbackGauge("tandem_sip_transactions", "live SIP transactions", {{"kind", "client"}},
+                      [&] { return double(transactions.stats().clientTransactions); }));
+  handles.push_back(
+      m.callbackGauge("tandem_sip_transactions", "live SIP transactions", {{"kind", "server"}},
+                      [&] { return double(transactions.stats().serverTransactions); }));
+  handles.push_back(m.callbackGauge(
+      "tandem_sip_dialogs",
+      "established calls with a browser party (the only dialogs the proxy keeps state for)", {},
+      [&] { return double(proxy.dialogCount()); }));
+  handles.push_back(m.callbackGauge("tandem_sip_proxy_requests_in_progress",
+                                    "requests being forwarded and awaiting a final response", {},
+                                    [&] { return double(proxy.stats().activeContexts); }));
+  handles.push_back(m.callbackCounter("tandem_sip_parse_errors_total",
+                                      "SIP messages that could not be parsed", {},
+                                      [&] { return double(transactions.stats().parseErrors); }));
+  handles.push_back(m.callbackCounter("tandem_sip_auth_failures_total",
+                                      "failed digest or bearer authentications", {},
+                                      [&] { return double(auth.failures()); }));
+  for (std::size_t i = 0; i <= static_cast<std::size_t>(sip::Method::Publish); ++i) {
+    const auto method = static_cast<sip::Method>(i);
+    const std::string name =
+        method == sip::Method::Unknown ? "other" : std::string(sip::methodName(method));
+    handles.push_back(m.callbackCounter(
+        "tandem_sip_requests_received_total", "SIP requests received, by method",
+        {{"method", name}}, [&, i] { return double(transactions.stats().requestsReceived[i]); }));
+  }
+  for (std::size_t c = 1; c <= 6; ++c) {
+    handles.push_back(
+        m.callbackCounter("tandem_sip_responses_received_total", "SIP responses received, by class",
+                          {{"class", fmt::format("{}xx", c)}},
+                          [&, c] { return double(transactions.stats().responsesReceived[c]); }));
+  }
+  return handles;
+}
+
 // Re-arms itself every `interval` until the loop stops.
 void every(core::TimerService& timers, core::Millis interval, std::function<void()> fn) {
   timers.schedule(interval, [&timers, interval, fn = std::move(fn)]() mutable {
@@ -170,6 +219,8 @@ int serve(const Config& config) {
               tls ? "https" : "http", where, tls ? "wss" : "ws", where,
               tls ? "; plain http/ws on the same port" : "", root);
   }
+
+  const auto sipMetrics = registerSipMetrics(core::metrics(), transactions, registrar, proxy, auth);
 
   every(timers, kStoreFlushInterval, [&] { db->flush(); });
   every(timers, kPurgeInterval, [&] { registrar.purgeExpired(); });

@@ -102,6 +102,15 @@ Metrics::CallbackHandle Metrics::callbackGauge(std::string_view name, std::strin
   return CallbackHandle(this, id);
 }
 
+Metrics::CallbackHandle Metrics::callbackCounter(std::string_view name, std::string_view help,
+                                                 const Labels& labels,
+                                                 std::function<double()> read) {
+  std::lock_guard lock(mutex_);
+  const auto id = nextCallbackId_++;
+  family(name, help, Type::Counter).callbacks[labelText(labels)] = {id, std::move(read)};
+  return CallbackHandle(this, id);
+}
+
 void Metrics::removeCallback(std::uint64_t id) {
   std::lock_guard lock(mutex_);
   for (auto& [name, f] : families_) {

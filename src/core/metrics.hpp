@@ -82,6 +82,9 @@ class Metrics {
   // table). `read` runs on the rendering thread; it must be safe there.
   [[nodiscard]] CallbackHandle callbackGauge(std::string_view name, std::string_view help,
                                              const Labels& labels, std::function<double()> read);
+  // The same for a counter kept elsewhere (a total a component counts anyway).
+  [[nodiscard]] CallbackHandle callbackCounter(std::string_view name, std::string_view help,
+                                               const Labels& labels, std::function<double()> read);
 
   // The text exposition format (version 0.0.4), families sorted by name.
   std::string render() const;

@@ -275,6 +275,15 @@ async function dial(page, target) {
   await page.click('#call-button');
 }
 
+// One sample of Tandem's /metrics, e.g. metric('tandem_sip_dialogs') or
+// metric('tandem_sip_requests_received_total{method="INVITE"}').
+async function metric(series) {
+  const text = await (await fetch(`http://${TANDEM_IP}:${HTTP_PORT}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  expect(line, `/metrics has no series ${series}`);
+  return Number(line.slice(series.length + 1));
+}
+
 async function messageText(page) {
   return (await page.textContent('#message')) ?? '';
 }
@@ -337,12 +346,20 @@ const tests = {
     await waitState(bob, 'in-call');
     await expectAudioFlowing(alice);
     await expectAudioFlowing(bob);
+    // What /metrics says of this: two browsers registered, one call up.
+    expect(await metric('tandem_sip_registrations') === 2, 'tandem_sip_registrations is not 2');
+    expect(await metric('tandem_sip_dialogs') === 1, 'tandem_sip_dialogs is not 1 during the call');
+    // One INVITE: alice's connection authenticated at REGISTER, so no 407.
+    expect(await metric('tandem_sip_requests_received_total{method="INVITE"}') === 1,
+           'not exactly one INVITE counted');
+    expect(await metric('tandem_websocket_connections') === 2, 'tandem_websocket_connections is not 2');
     const timer = await alice.textContent('#call-timer');
     expect(/^\d+:\d\d/.test(timer.trim()) && timer.trim() !== '0:00' && timer.trim() !== '00:00',
            `alice's call timer does not run: '${timer}'`);
     await alice.click('#hangup');
     await waitState(alice, 'registered');
     await waitState(bob, 'registered');
+    await waitFor('tandem_sip_dialogs to drop to 0', async () => (await metric('tandem_sip_dialogs')) === 0);
     log('both sides ended the call');
   },
 

@@ -538,8 +538,11 @@ void TransactionLayer::onMessage(std::string data, const Flow& from) {
     return;
   }
   if (result.message->isRequest()) {
+    ++impl_->stats.requestsReceived[static_cast<std::size_t>(result.message->method())];
     impl_->receiveRequest(std::move(result.message), from);
   } else {
+    const int status = result.message->status();
+    ++impl_->stats.responsesReceived[status >= 100 && status < 700 ? status / 100 : 0];
     impl_->receiveResponse(std::move(result.message), from);
   }
 }

@@ -9,6 +9,7 @@
 #include "sip/transaction/timers.hpp"
 #include "sip/transport/flow.hpp"
 
+#include <array>
 #include <cstdint>
 #include <memory>
 
@@ -72,6 +73,11 @@ struct TransactionStats {
   std::uint64_t parseErrors = 0;              // total since start
   std::uint64_t retransmissionsAbsorbed = 0;  // requests, ACKs and responses
   std::uint64_t statelessResponses = 0;       // requests the TU answered without a transaction
+  // Parsed messages received (totals since start): requests by method
+  // (indexed by Method; Unknown counts extension methods) and responses by
+  // class (index 1..6 for 1xx..6xx).
+  std::array<std::uint64_t, static_cast<std::size_t>(Method::Publish) + 1> requestsReceived{};
+  std::array<std::uint64_t, 7> responsesReceived{};
 };
 
 class TransactionLayer final : public TransportListener {

@@ -37,6 +37,18 @@ TEST(Metrics, CallbackGaugesLiveAsLongAsTheirHandle) {
   EXPECT_EQ(m.render().find("tandem_registrations"), std::string::npos);
 }
 
+TEST(Metrics, CallbackCountersRenderAsCountersWithTheirLabels) {
+  Metrics m;
+  std::uint64_t invites = 3;
+  auto handle = m.callbackCounter("tandem_sip_requests_received_total", "SIP requests",
+                                  {{"method", "INVITE"}}, [&] { return double(invites); });
+  invites = 4;
+  EXPECT_EQ(m.render(),
+            "# HELP tandem_sip_requests_received_total SIP requests\n"
+            "# TYPE tandem_sip_requests_received_total counter\n"
+            "tandem_sip_requests_received_total{method=\"INVITE\"} 4\n");
+}
+
 TEST(Metrics, EscapesLabelValuesAndHelp) {
   Metrics m;
   m.counter("x_total", "line\\one\ntwo", {{"v", "a\"b\\c\nd"}}).inc();
