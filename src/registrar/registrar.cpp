@@ -292,6 +292,10 @@ std::unique_ptr<sip::Message> Registrar::process(const sip::Message& request, co
       b.path = path;
       b.received = std::move(received);
       b.source = from;
+      if (from.connection != 0) {
+        auto& aors = aorsByConnection_[from.connection];
+        if (std::find(aors.begin(), aors.end(), aor) == aors.end()) aors.push_back(aor);
+      }
       b.userAgent = std::string(userAgent);
       if (created) {  // a refreshed binding keeps its entry
         if (auto [it, inserted] = byContact_.try_emplace(contactText, aor); !inserted) {
@@ -356,7 +360,13 @@ void Registrar::onConnectionClosed(sip::ConnectionId id) {
   // (instance + reg-id) are reachable only through the connection they
   // registered on: with it, the binding goes. Plain TCP/TLS contacts stay
   // bound; requests then open a new connection to the contact address.
-  for (auto it = bindings_.begin(); it != bindings_.end();) {
+  const auto byConnection = aorsByConnection_.find(id);
+  if (byConnection == aorsByConnection_.end()) return;
+  const auto aors = std::move(byConnection->second);
+  aorsByConnection_.erase(byConnection);
+  for (const auto& aor : aors) {
+    const auto it = bindings_.find(aor);
+    if (it == bindings_.end()) continue;
     auto& list = it->second;
     for (std::size_t i = list.size(); i-- > 0;) {
       auto& b = list[i];
@@ -371,7 +381,7 @@ void Registrar::onConnectionClosed(sip::ConnectionId id) {
         b.source.connection = 0;
       }
     }
-    it = list.empty() ? bindings_.erase(it) : std::next(it);
+    if (list.empty()) bindings_.erase(it);
   }
 }
 

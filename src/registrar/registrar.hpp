@@ -82,6 +82,10 @@ class Registrar {
   std::function<std::int64_t()> now_;
   std::unordered_map<std::string, std::vector<Binding>> bindings_;  // by AOR
   std::unordered_map<std::string, std::string> byContact_;          // contact -> AOR
+  // AORs that registered over each open stream connection, so a closing
+  // connection visits only its own bindings (thousands of WebSockets come
+  // and go). May name AORs whose binding moved on: onConnectionClosed checks.
+  std::unordered_map<sip::ConnectionId, std::vector<std::string>> aorsByConnection_;
 };
 
 // The flow a binding's `received` text names ("udp:1.2.3.4:5060"); port 0
