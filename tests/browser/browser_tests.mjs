@@ -314,6 +314,22 @@ async function expectAudioFlowing(page) {
 
 // ------------------------------------------------------------------ tests
 
+// Two web phones sign in as alice and bob through the UI; alice calls bob,
+// bob sees her on the incoming screen and accepts; alice is in the call.
+async function aliceCallsBob(context) {
+  const alice = await openPhone(context, 'alice');
+  const bob = await openPhone(context, 'bob');
+  await login(alice, 'alice', PASSWORDS.alice);
+  await login(bob, 'bob', PASSWORDS.bob);
+  await dial(alice, 'bob');
+  await waitState(bob, 'ringing-in');
+  const caller = await bob.textContent('#incoming');
+  expect(caller.includes('alice'), `bob's incoming call does not name alice: '${caller}'`);
+  await bob.click('#accept');
+  await waitState(alice, 'in-call');
+  return { alice, bob };
+}
+
 // desk (a sipp UAS with a WebRTC answer) registers; alice's web phone calls it
 // and is in the call.
 async function aliceCallsDesk(context, dir) {
@@ -333,16 +349,7 @@ const tests = {
   // Two web phones log in as alice and bob; alice calls bob, bob accepts,
   // audio flows both ways, alice hangs up and both sides end.
   async call({ context }) {
-    const alice = await openPhone(context, 'alice');
-    const bob = await openPhone(context, 'bob');
-    await login(alice, 'alice', PASSWORDS.alice);
-    await login(bob, 'bob', PASSWORDS.bob);
-    await dial(alice, 'bob');
-    await waitState(bob, 'ringing-in');
-    const caller = await bob.textContent('#incoming');
-    expect(caller.includes('alice'), `bob's incoming call does not name alice: '${caller}'`);
-    await bob.click('#accept');
-    await waitState(alice, 'in-call');
+    const { alice, bob } = await aliceCallsBob(context);
     await waitState(bob, 'in-call');
     await expectAudioFlowing(alice);
     await expectAudioFlowing(bob);
@@ -367,14 +374,7 @@ const tests = {
   // UPDATE after half of it) passes through Tandem unmodified: the call is
   // still up after the refresh, on both sides.
   async session_timer_refresh({ context }) {
-    const alice = await openPhone(context, 'alice');
-    const bob = await openPhone(context, 'bob');
-    await login(alice, 'alice', PASSWORDS.alice);
-    await login(bob, 'bob', PASSWORDS.bob);
-    await dial(alice, 'bob');
-    await waitState(bob, 'ringing-in');
-    await bob.click('#accept');
-    await waitState(alice, 'in-call');
+    const { alice, bob } = await aliceCallsBob(context);
     await waitFor('the session refresh (an UPDATE through Tandem)',
                   async () => (await metric('tandem_sip_requests_received_total{method="UPDATE"}')) >= 1,
                   60000, 1000);
