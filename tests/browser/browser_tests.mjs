@@ -157,6 +157,10 @@ class Tandem {
   logText() {
     return fs.readFileSync(this.proc.logFile, 'utf8');
   }
+  async stop() {
+    await stopProcess(this.proc);
+    log('tandem stopped');
+  }
 }
 
 // ------------------------------------------------------------------ sipp
@@ -386,6 +390,40 @@ const tests = {
     await expectAudioFlowing(bob);
     await alice.click('#hangup');
     await waitState(bob, 'registered');
+  },
+
+  // bob is in a call with alice; carol's call to him gets 486 from his
+  // phone and her page says he is busy.
+  async busy({ context }) {
+    const { alice, bob } = await aliceCallsBob(context);
+    const carol = await openPhone(context, 'carol');
+    await login(carol, 'carol', PASSWORDS.carol);
+    await dial(carol, 'bob');
+    await waitFor('the busy message', async () => (await messageText(carol)).includes('busy'), 15000)
+      .catch(async (e) => { throw new TestFailure(`${e.message}; message is '${await messageText(carol)}'`); });
+    await waitState(carol, 'registered');
+    expect((await state(alice)) === 'in-call' && (await state(bob)) === 'in-call',
+           'the call between alice and bob did not survive carol\'s attempt');
+  },
+
+  // Tandem restarts under a signed-in page: it says the network is lost,
+  // reconnects by itself and registers again; then a call works.
+  async network_lost_and_back({ context, tandem }) {
+    const alice = await openPhone(context, 'alice');
+    await login(alice, 'alice', PASSWORDS.alice);
+    await tandem.stop();
+    await waitFor('the network-lost message', async () => (await messageText(alice)).includes('Network lost'), 15000)
+      .catch(async (e) => { throw new TestFailure(`${e.message}; message is '${await messageText(alice)}'`); });
+    log(`alice says: ${await messageText(alice)}`);
+    await tandem.start();
+    await waitState(alice, 'registered', 40000);
+    log('alice registered again after the restart');
+    const bob = await openPhone(context, 'bob');
+    await login(bob, 'bob', PASSWORDS.bob);
+    await dial(alice, 'bob');
+    await waitState(bob, 'ringing-in');
+    await bob.click('#decline');
+    await waitState(alice, 'registered');
   },
 
   async wrong_password({ context }) {
