@@ -14,7 +14,7 @@ build_pkgs=(
 )
 test_pkgs=(
   libgtest-dev libgmock-dev clang clang-format libclang-rt-14-dev
-  sip-tester kamailio iproute2 util-linux procps openssl python3
+  sip-tester kamailio kamailio-websocket-modules iproute2 util-linux procps openssl python3
   chromium fonts-dejavu-core
 )
 
