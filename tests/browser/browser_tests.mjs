@@ -26,6 +26,10 @@ const SIPP_IP = '127.0.0.20';
 const JWT_SECRET = 'browser-tests-shared-secret-0123456789';
 const PASSWORDS = { alice: 'alice-pw-1', bob: 'bob-pw-2', carol: 'carol-pw-3', desk: 'desk-pw-4' };
 const CHROMIUM = process.env.TANDEM_CHROMIUM || '/usr/bin/chromium';
+// Where pages are opened: https when the test runs Tandem with TLS (then the
+// web phone's WebSocket is wss). Plain http keeps working on the same port.
+let pageBase = `http://${TANDEM_IP}:${HTTP_PORT}`;
+const TLS_TESTS = new Set(['wss_call']);
 
 // ------------------------------------------------------------------ helpers
 
@@ -119,16 +123,29 @@ function tail(file, lines = 40) {
 // ------------------------------------------------------------------ tandem
 
 class Tandem {
-  constructor(binary, dir, webroot) {
+  // `tls`: also serve HTTPS/WSS on the web port, with a self-signed certificate.
+  constructor(binary, dir, webroot, tls = false) {
     this.binary = binary;
     this.dir = dir;
     this.dataDir = path.join(dir, 'data');
     this.config = path.join(dir, 'tandem.toml');
-    fs.writeFileSync(this.config, [
+    const lines = [
       '[server]', `domain = "${DOMAIN}"`, `data_dir = "${this.dataDir}"`,
       '[sip]', `listen = ["udp:${TANDEM_IP}:${SIP_PORT}"]`,
       '[http]', `listen = "${TANDEM_IP}:${HTTP_PORT}"`, `root = "${webroot}"`,
-      '[auth]', `jwt_secret = "${JWT_SECRET}"`, ''].join('\n'));
+      '[auth]', `jwt_secret = "${JWT_SECRET}"`];
+    if (tls) {
+      const cert = path.join(dir, 'cert.pem');
+      const key = path.join(dir, 'key.pem');
+      const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2',
+                                      '-keyout', key, '-out', cert, '-subj', `/CN=${DOMAIN}`,
+                                      '-addext', `subjectAltName=IP:${TANDEM_IP},DNS:${DOMAIN}`],
+                          { encoding: 'utf8', timeout: 60000 });
+      expect(r.status === 0, `openssl failed: ${r.stderr}`);
+      lines.push('[tls]', `cert = "${cert}"`, `key = "${key}"`);
+      pageBase = `https://${TANDEM_IP}:${HTTP_PORT}`;
+    }
+    fs.writeFileSync(this.config, [...lines, ''].join('\n'));
   }
   run(args) {
     const r = spawnSync(this.binary, [...args, '--config', this.config], { encoding: 'utf8', timeout: 20000 });
@@ -230,6 +247,7 @@ async function launchBrowser(dir) {
                    JSON.stringify({ alternate_error_pages: { enabled: false } }));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, permissions: ['microphone'],
+    ignoreHTTPSErrors: true,  // the wss test's self-signed certificate
     viewport: { width: 1000, height: 800 },
   });
   return context;
@@ -245,7 +263,7 @@ async function openPhone(context, name, fragment = '') {
   page.consoleLines = [];
   page.on('console', (m) => page.consoleLines.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => page.consoleLines.push(`pageerror: ${e.message}`));
-  await page.goto(`http://${TANDEM_IP}:${HTTP_PORT}/${fragment}`);
+  await page.goto(`${pageBase}/${fragment}`);
   return page;
 }
 
@@ -426,6 +444,20 @@ const tests = {
     await waitState(alice, 'registered');
   },
 
+  // The same call over HTTPS and WSS (a self-signed certificate): the web
+  // phone takes wss:// from /api/config, Tandem sees WSS connections.
+  async wss_call({ context, tandem }) {
+    const { alice, bob } = await aliceCallsBob(context);
+    const url = await alice.evaluate(() => location.href);
+    expect(url.startsWith('https://'), `the page is not on https: ${url}`);
+    await waitState(bob, 'in-call');
+    await expectAudioFlowing(bob);
+    await bob.click('#hangup');
+    await waitState(alice, 'registered');
+    expect(/WSS connection \d+ from/.test(tandem.logText()), 'Tandem logged no WSS connection');
+    expect(!/ WS connection \d+ from/.test(tandem.logText()), 'a browser connected over plain WS');
+  },
+
   async wrong_password({ context }) {
     const page = await openPhone(context, 'alice');
     await page.fill('#user', 'alice');
@@ -552,7 +584,8 @@ async function main() {
          `the web phone is not built: ${args.webroot}/index.html is missing (scripts/build-webphone.sh)`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tandem-browser-${args.run}-`));
   log(`test ${args.run} in ${dir}`);
-  const tandem = new Tandem(path.resolve(args.tandem), dir, path.resolve(args.webroot));
+  const tandem = new Tandem(path.resolve(args.tandem), dir, path.resolve(args.webroot),
+                            TLS_TESTS.has(args.run));
   for (const u of ['alice', 'bob', 'carol', 'desk']) tandem.addUser(u);
   let context;
   let failed = null;
