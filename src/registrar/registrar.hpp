@@ -73,6 +73,7 @@ class Registrar {
   std::unique_ptr<sip::Message> process(const sip::Message& request, const sip::Flow& from,
                                         std::string_view toTag, bool stateless);
   static std::string statelessTag(const sip::Message& request);
+  static bool reachableOnlyByItsConnection(const Binding& b);
   void removeBinding(std::vector<Binding>& list, std::size_t index);
 
   RegistrarConfig config_;
