@@ -531,24 +531,38 @@ const tests = {
 
   // A SIP.js page registers (as carol) and calls the JsSIP web phone (bob).
   async sipjs_calls_jssip({ context }) {
-    const bob = await openPhone(context, 'bob');
-    await login(bob, 'bob', PASSWORDS.bob);
-    const sipjs = await openSipJsPage(context);
-    const result = sipjs.evaluate(async ({ password, domain, ws }) => window.runSipJs({
-      user: 'carol', password, domain, ws, target: `sip:bob@${domain}`,
-    }), { password: PASSWORDS.carol, domain: DOMAIN, ws: `ws://${TANDEM_IP}:${HTTP_PORT}/ws` });
-    await waitState(bob, 'ringing-in', 20000);
-    await bob.click('#accept');
-    await waitState(bob, 'in-call');
-    await expectAudioFlowing(bob);
-    const outcome = await result;
-    log(`SIP.js page: ${JSON.stringify(outcome)}`);
-    expect(outcome.registered, `SIP.js did not register: ${JSON.stringify(outcome)}`);
-    expect(outcome.established, `SIP.js call was not established: ${JSON.stringify(outcome)}`);
-    expect(outcome.packetsReceived >= 50, `SIP.js received only ${outcome.packetsReceived} audio packets`);
-    await waitState(bob, 'registered');
+    await sipJsCallsBob(context, { password: PASSWORDS.carol });
   },
+
+  // The same with a bearer token instead of carol's password.
+  async sipjs_token({ context, tandem }) {
+    await sipJsCallsBob(context, { token: tandem.mintToken('carol') });
+  },
+
 };
+
+// bob signs in on the web phone; a SIP.js page registers as carol (with a
+// password or a token) and calls him; he accepts; audio flows both ways; the
+// SIP.js side hangs up.
+async function sipJsCallsBob(context, credentials) {
+  const bob = await openPhone(context, 'bob');
+  await login(bob, 'bob', PASSWORDS.bob);
+  const sipjs = await openSipJsPage(context);
+  const result = sipjs.evaluate(async (args) => window.runSipJs(args), {
+    user: 'carol', ...credentials, domain: DOMAIN, ws: `ws://${TANDEM_IP}:${HTTP_PORT}/ws`,
+    target: `sip:bob@${DOMAIN}`,
+  });
+  await waitState(bob, 'ringing-in', 20000);
+  await bob.click('#accept');
+  await waitState(bob, 'in-call');
+  await expectAudioFlowing(bob);
+  const outcome = await result;
+  log(`SIP.js page: ${JSON.stringify(outcome)}`);
+  expect(outcome.registered, `SIP.js did not register: ${JSON.stringify(outcome)}`);
+  expect(outcome.established, `SIP.js call was not established: ${JSON.stringify(outcome)}`);
+  expect(outcome.packetsReceived >= 50, `SIP.js received only ${outcome.packetsReceived} audio packets`);
+  await waitState(bob, 'registered');
+}
 
 // The SIP.js page: served from the same origin through Playwright's router
 // (nothing is added to Tandem's web root); SIP.js loads as ES modules.
