@@ -91,7 +91,7 @@ std::vector<core::Metrics::CallbackHandle> registerSipMetrics(
   handles.push_back(m.callbackCounter("tandem_sip_auth_failures_total",
                                       "failed digest or bearer authentications", {},
                                       [&] { return double(auth.failures()); }));
-  for (std::size_t i = 0; i <= static_cast<std::size_t>(sip::Method::Publish); ++i) {
+  for (std::size_t i = 0; i < sip::kMethodCount; ++i) {
     const auto method = static_cast<sip::Method>(i);
     const std::string name =
         method == sip::Method::Unknown ? "other" : std::string(sip::methodName(method));

@@ -111,6 +111,10 @@ std::optional<std::string> base64UrlDecode(std::string_view text) {
   return out;
 }
 
+bool equalConstantTime(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
 std::string hmac(std::string_view digest, std::string_view key, std::string_view data) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
   unsigned int length = 0;
@@ -149,9 +153,7 @@ JwtResult verifyJwt(std::string_view token, std::string_view secret, std::int64_
 
   const auto signature = base64UrlDecode(token.substr(dot2 + 1));
   if (!signature) return failure("malformed JWT signature");
-  const auto expected = hmac("SHA256", secret, token.substr(0, dot2));
-  if (signature->size() != expected.size() ||
-      CRYPTO_memcmp(signature->data(), expected.data(), expected.size()) != 0)
+  if (!equalConstantTime(*signature, hmac("SHA256", secret, token.substr(0, dot2))))
     return failure("bad JWT signature");
 
   const auto payload = decodeObject(token.substr(dot1 + 1, dot2 - dot1 - 1));

@@ -58,5 +58,7 @@ std::string base64Encode(std::string_view bytes);
 
 // HMAC over `data` (OpenSSL), raw bytes. `digest` is "SHA256" or "SHA1".
 std::string hmac(std::string_view digest, std::string_view key, std::string_view data);
+// Equal contents, compared in time independent of where they differ (for MACs).
+bool equalConstantTime(std::string_view a, std::string_view b);
 
 }  // namespace tandem::core

@@ -209,47 +209,39 @@ std::string Proxy::recordRouteFor(sip::Transport t, std::string_view token) cons
 namespace {
 constexpr std::string_view kFlowTokenPrefix = "ft-";
 constexpr std::size_t kFlowTokenMacBytes = 8;
-
-std::string hexOf(std::string_view bytes) {
-  std::string out;
-  for (unsigned char c : bytes)
-    out += fmt::format("{:02x}", c);
-  return out;
-}
 }  // namespace
 
 // "ft-" + 'w' (WS) or 's' (WSS) + the connection id in hex + "-" + the first
-// 8 bytes of HMAC-SHA256(key, what precedes) in hex.
+// 8 bytes of HMAC-SHA256(key, what precedes) in base64url.
+bool Proxy::isBrowserFlow(const sip::Flow& flow) {
+  return flow.connection != 0 &&
+         (flow.transport == sip::Transport::Ws || flow.transport == sip::Transport::Wss);
+}
+
 std::string Proxy::flowToken(const sip::Flow& flow) const {
-  if (flow.connection == 0) return {};
-  if (flow.transport != sip::Transport::Ws && flow.transport != sip::Transport::Wss) return {};
+  if (!isBrowserFlow(flow)) return {};
   const auto body = fmt::format("{}{}{:x}", kFlowTokenPrefix,
                                 flow.transport == sip::Transport::Ws ? 'w' : 's', flow.connection);
   const auto mac = core::hmac("SHA256", flowTokenKey_, body).substr(0, kFlowTokenMacBytes);
-  return fmt::format("{}-{}", body, hexOf(mac));
+  return fmt::format("{}-{}", body, core::base64UrlEncode(mac));
 }
 
+// The flow a token names: read back, then accepted only if signing that flow
+// gives the very same token.
 std::optional<sip::Flow> Proxy::parseFlowToken(std::string_view user) const {
-  if (!user.starts_with(kFlowTokenPrefix)) return std::nullopt;
-  const auto dash = user.rfind('-');
-  if (dash <= kFlowTokenPrefix.size() + 1) return std::nullopt;
-  const auto body = user.substr(0, dash);
-  const auto mac = core::hmac("SHA256", flowTokenKey_, body).substr(0, kFlowTokenMacBytes);
-  // Constant time is not needed for a MAC over our own counter, but cheap.
-  const auto expected = hexOf(mac);
-  const auto given = user.substr(dash + 1);
-  if (given.size() != expected.size()) return std::nullopt;
-  unsigned diff = 0;
-  for (std::size_t i = 0; i < given.size(); ++i)
-    diff |= static_cast<unsigned char>(given[i]) ^ static_cast<unsigned char>(expected[i]);
-  if (diff != 0) return std::nullopt;
+  if (!user.starts_with(kFlowTokenPrefix) || user.size() < kFlowTokenPrefix.size() + 2)
+    return std::nullopt;
+  const char kind = user[kFlowTokenPrefix.size()];
+  if (kind != 'w' && kind != 's') return std::nullopt;
+  const auto idText = user.substr(kFlowTokenPrefix.size() + 1);
   sip::Flow flow;
-  flow.transport = body[kFlowTokenPrefix.size()] == 'w' ? sip::Transport::Ws : sip::Transport::Wss;
-  const auto idText = body.substr(kFlowTokenPrefix.size() + 1);
-  std::uint64_t id = 0;
-  const auto [end, ec] = std::from_chars(idText.data(), idText.data() + idText.size(), id, 16);
-  if (ec != std::errc() || end != idText.data() + idText.size() || id == 0) return std::nullopt;
-  flow.connection = id;
+  flow.transport = kind == 'w' ? sip::Transport::Ws : sip::Transport::Wss;
+  const auto [end, ec] =
+      std::from_chars(idText.data(), idText.data() + idText.size(), flow.connection, 16);
+  if (ec != std::errc() || end == idText.data() + idText.size() || *end != '-' ||
+      flow.connection == 0)
+    return std::nullopt;
+  if (!core::equalConstantTime(user, flowToken(flow))) return std::nullopt;
   return flow;
 }
 
@@ -743,11 +735,11 @@ void Proxy::maybeFinish(Context& ctx) {
 // ---------------------------------------------------------------- dialogs with browsers
 
 void Proxy::trackDialog(const Context& ctx, const Branch& branch, const sip::Message& ok) {
-  if (flowToken(ctx.from).empty() && flowToken(branch.flow).empty()) return;
+  if (!isBrowserFlow(ctx.from) && !isBrowserFlow(branch.flow)) return;
   const auto& invite = *ctx.request;
   const auto from = invite.from();
   const auto to = ok.to();
-  if (!from || !to || to->tag().empty() || (to->tag().empty() && from->tag().empty())) return;
+  if (!from || !to || to->tag().empty()) return;
   auto key = dialogKey(invite.callId(), from->tag(), to->tag());
   if (dialogs_.count(key)) return;  // a retransmitted 2xx
 
@@ -789,7 +781,7 @@ void Proxy::trackDialog(const Context& ctx, const Branch& branch, const sip::Mes
     caller.routes.emplace_back(rr[i]);
 
   for (const auto& side : d->side) {
-    if (!flowToken(side.flow).empty()) dialogsByConnection_.emplace(side.flow.connection, key);
+    if (isBrowserFlow(side.flow)) dialogsByConnection_.emplace(side.flow.connection, key);
   }
   dialogs_.emplace(std::move(key), std::move(d));
 }
@@ -811,6 +803,11 @@ void Proxy::noteInDialogRequest(const sip::Message& request) {
     d.side[sender].cseq = std::max(d.side[sender].cseq, cseq->number);
   if (request.method() != sip::Method::Bye) return;
   // The dialog ends here, whatever the answer.
+  unindexDialog(d);
+  dialogs_.erase(it);
+}
+
+void Proxy::unindexDialog(const Dialog& d) {
   for (const auto& side : d.side) {
     auto [begin, end] = dialogsByConnection_.equal_range(side.flow.connection);
     for (auto i = begin; i != end; ++i) {
@@ -820,7 +817,6 @@ void Proxy::noteInDialogRequest(const sip::Message& request) {
       }
     }
   }
-  dialogs_.erase(it);
 }
 
 void Proxy::onConnectionClosed(sip::ConnectionId id) {
@@ -828,22 +824,13 @@ void Proxy::onConnectionClosed(sip::ConnectionId id) {
   std::vector<std::string> keys;
   for (auto i = begin; i != end; ++i)
     keys.push_back(i->second);
-  dialogsByConnection_.erase(id);
   for (const auto& key : keys) {
     auto it = dialogs_.find(key);
     if (it == dialogs_.end()) continue;
     auto dialog = std::move(it->second);
     dialogs_.erase(it);
-    // Unlink the other side's index entry, then hang up in the gone side's name.
-    for (int s = 0; s < 2; ++s) {
-      auto [b, e] = dialogsByConnection_.equal_range(dialog->side[s].flow.connection);
-      for (auto i = b; i != e; ++i) {
-        if (i->second == key) {
-          dialogsByConnection_.erase(i);
-          break;
-        }
-      }
-    }
+    unindexDialog(*dialog);
+    // Hang up in the gone side's name.
     const int gone = dialog->side[0].flow.connection == id ? 0 : 1;
     byeInNameOf(*dialog, gone);
   }

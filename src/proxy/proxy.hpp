@@ -83,6 +83,7 @@ class Proxy final : public sip::TransactionUser, private sip::ClientTransactionU
   // go down that connection, whatever their Request-URI (a *.invalid host).
   // "" for flows that are reachable by address.
   std::string flowToken(const sip::Flow& flow) const;
+  static bool isBrowserFlow(const sip::Flow& flow);  // WS/WSS: has a flow token
   std::optional<sip::Flow> parseFlowToken(std::string_view user) const;
 
   void reply(sip::TransactionId tx, const sip::Message& request, int status,
@@ -112,6 +113,7 @@ class Proxy final : public sip::TransactionUser, private sip::ClientTransactionU
   // Dialogs with a browser side, kept from their 2xx to their BYE.
   void trackDialog(const Context& ctx, const Branch& branch, const sip::Message& ok);
   void noteInDialogRequest(const sip::Message& request);
+  void unindexDialog(const Dialog& dialog);  // drops its dialogsByConnection_ entries
   void byeInNameOf(const Dialog& dialog, int gone);
 
   ProxyConfig config_;

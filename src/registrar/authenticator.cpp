@@ -4,6 +4,7 @@
 #include "core/log.hpp"
 #include "core/random.hpp"
 #include "registrar/digest.hpp"
+#include "sip/message/chars.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -28,17 +29,11 @@ std::uint64_t requestFingerprint(const sip::Message& request, std::string_view r
 // a bare compact JWT (three base64url parts), as JsSIP's authorization_jwt
 // sends whatever string it was given.
 std::optional<std::string_view> bearerToken(std::string_view value) {
-  while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
-    value.remove_prefix(1);
-  while (!value.empty() && (value.back() == ' ' || value.back() == '\t'))
-    value.remove_suffix(1);
+  value = sip::detail::trimLws(value);
   constexpr std::string_view kScheme = "bearer";
   if (value.size() > kScheme.size() && sip::iequals(value.substr(0, kScheme.size()), kScheme) &&
-      (value[kScheme.size()] == ' ' || value[kScheme.size()] == '\t')) {
-    value.remove_prefix(kScheme.size());
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
-      value.remove_prefix(1);
-    return value;
+      sip::detail::isLws(value[kScheme.size()])) {
+    return sip::detail::trimLws(value.substr(kScheme.size()));
   }
   const auto jwtChar = [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
@@ -78,7 +73,9 @@ std::optional<std::string> Authenticator::bearerUser(const sip::Message& request
 }
 
 void Authenticator::rememberConnection(sip::ConnectionId connection, std::string user) {
-  if (connection != 0) connectionUsers_[connection] = std::move(user);
+  if (connection == 0) return;
+  auto& known = connectionUsers_[connection];
+  if (known != user) known = std::move(user);  // a refresh: nothing to write
 }
 
 void Authenticator::forgetConnection(sip::ConnectionId connection) {

@@ -16,6 +16,7 @@
 #include "sip/message/headers.hpp"
 #include "sip/message/uri.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <forward_list>
 #include <memory>
@@ -41,8 +42,9 @@ enum class Method : std::uint8_t {
   Notify,
   Refer,
   Message,
-  Publish,
+  Publish,  // the last: kMethodCount follows it
 };
+inline constexpr std::size_t kMethodCount = static_cast<std::size_t>(Method::Publish) + 1;
 Method methodFromName(std::string_view name);  // case-sensitive, as RFC 3261 §7.1
 std::string_view methodName(Method m);
 

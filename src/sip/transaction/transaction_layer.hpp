@@ -76,7 +76,7 @@ struct TransactionStats {
   // Parsed messages received (totals since start): requests by method
   // (indexed by Method; Unknown counts extension methods) and responses by
   // class (index 1..6 for 1xx..6xx).
-  std::array<std::uint64_t, static_cast<std::size_t>(Method::Publish) + 1> requestsReceived{};
+  std::array<std::uint64_t, kMethodCount> requestsReceived{};
   std::array<std::uint64_t, 7> responsesReceived{};
 };
 
