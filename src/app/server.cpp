@@ -202,15 +202,9 @@ int serve(const Config& config) {
     }
     // SIP over WebSocket rides on the web port: Via and Record-Route toward
     // browsers name it, with transport=ws (and wss when TLS is on).
-    auto wsAdvertised = *http->boundEndpoint();
-    if (!config.advertise.empty()) {
+    auto wsAdvertised = http->boundEndpoint()->withLoopbackForWildcard();
+    if (!config.advertise.empty())
       wsAdvertised.address = boost::asio::ip::make_address(config.advertise);
-    } else if (wsAdvertised.address.is_unspecified()) {
-      wsAdvertised.address =
-          wsAdvertised.address.is_v6()
-              ? boost::asio::ip::address(boost::asio::ip::address_v6::loopback())
-              : boost::asio::ip::address(boost::asio::ip::address_v4::loopback());
-    }
     transport.setAdvertised(sip::Transport::Ws, wsAdvertised);
     if (http->tlsEnabled()) transport.setAdvertised(sip::Transport::Wss, wsAdvertised);
     const auto where = webHostPort(*http->boundEndpoint());

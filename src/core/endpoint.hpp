@@ -16,6 +16,10 @@ struct Endpoint {
   std::string toString() const;
   // Host part as it is written in a SIP URI or Via: IPv6 in brackets.
   std::string hostForUri() const;
+  // The same endpoint with a wildcard address (0.0.0.0, ::) replaced by
+  // loopback of its family: what a server listening on all addresses can put
+  // in a Via or Record-Route when told nothing better (right on one machine).
+  Endpoint withLoopbackForWildcard() const;
 
   friend bool operator==(const Endpoint&, const Endpoint&) = default;
 };

@@ -501,10 +501,7 @@ std::optional<core::Endpoint> TransportLayer::advertised(Transport t) const {
   } else if (const Acceptor* acceptor = impl_->findAcceptor(t, nullptr)) {
     local = acceptor->local();
   }
-  if (local && local->address.is_unspecified()) {
-    local->address = local->address.is_v6() ? asio::ip::address(asio::ip::address_v6::loopback())
-                                            : asio::ip::address(asio::ip::address_v4::loopback());
-  }
+  if (local) return local->withLoopbackForWildcard();
   return local;
 }
 
