@@ -159,9 +159,11 @@ class Tandem {
     return this.run(['token', 'mint', user, '--ttl', String(ttl)]);
   }
   async start() {
+    // One log per start: a restart (network_lost_and_back) keeps the first.
+    this.starts = (this.starts ?? 0) + 1;
     this.proc = startProcess('tandem', this.binary,
                              ['serve', '--config', this.config, '--log-level', 'debug'],
-                             path.join(this.dir, 'tandem.log'));
+                             path.join(this.dir, `tandem${this.starts > 1 ? this.starts : ''}.log`));
     await waitFor('tandem to answer /healthz', async () => {
       if (this.proc.exitCode !== null) {
         throw new TestFailure(`tandem exited with ${this.proc.exitCode}:\n${tail(this.proc.logFile)}`);
