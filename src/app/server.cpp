@@ -1,10 +1,12 @@
 #include "app/server.hpp"
 
+#include "app/json_websocket.hpp"
 #include "app/sip_websocket.hpp"
 
 #include "core/asio_timer_service.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
+#include "gateway/gateway.hpp"
 #include "proxy/proxy.hpp"
 #include "registrar/authenticator.hpp"
 #include "registrar/cached_user_store.hpp"
@@ -17,6 +19,7 @@
 #include "web/http_server.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 
 #include <fmt/format.h>
@@ -176,8 +179,19 @@ int serve(const Config& config) {
   }
   log->info("serving domain {} with data in {}", config.domain, config.dataDir);
 
+  // The site protocol's gateway: each logged-in tandem.v1 connection is a SIP
+  // user agent on a channel of the transport layer.
+  gateway::GatewayConfig gatewayConfig;
+  gatewayConfig.domain = config.domain;
+  gatewayConfig.t1 = config.t1;
+  gatewayConfig.t2 = config.t2;
+  gateway::Gateway gateway(gatewayConfig, transport, auth, timers, [&io](std::function<void()> fn) {
+    boost::asio::post(io, std::move(fn));
+  });
+
   // The web server: static web phone, /api/config, /healthz, /metrics, /ws.
   SipWebSocketHandler sipOverWebSocket(transport);
+  JsonWebSocketHandler siteProtocol(gateway);
   std::optional<web::HttpServer> http;
   if (config.httpEndpoint) {
     web::HttpOptions httpOptions;
@@ -194,6 +208,7 @@ int serve(const Config& config) {
     const auto root = httpOptions.staticRoot;
     http.emplace(io, std::move(httpOptions));
     http->addWebSocketProtocol("sip", sipOverWebSocket);
+    http->addWebSocketProtocol("tandem.v1", siteProtocol);
     web::addStandardRoutes(*http, {config.domain, config.publicWsUrl, config.iceServers},
                            core::metrics());
     if (auto err = http->listen(*config.httpEndpoint); !err.empty()) {
@@ -214,7 +229,16 @@ int serve(const Config& config) {
               tls ? "; plain http/ws on the same port" : "", root);
   }
 
-  const auto sipMetrics = registerSipMetrics(core::metrics(), transactions, registrar, proxy, auth);
+  auto sipMetrics = registerSipMetrics(core::metrics(), transactions, registrar, proxy, auth);
+  sipMetrics.push_back(
+      core::metrics().callbackGauge("tandem_gateway_sessions", "open tandem.v1 (JSON) connections",
+                                    {}, [&] { return double(gateway.sessionCount()); }));
+  sipMetrics.push_back(
+      core::metrics().callbackGauge("tandem_gateway_users", "tandem.v1 connections logged in", {},
+                                    [&] { return double(gateway.loggedInCount()); }));
+  sipMetrics.push_back(core::metrics().callbackGauge(
+      "tandem_gateway_calls", "calls of tandem.v1 connections, in any state", {},
+      [&] { return double(gateway.callCount()); }));
 
   every(timers, kStoreFlushInterval, [&] { db->flush(); });
   every(timers, kPurgeInterval, [&] { registrar.purgeExpired(); });
@@ -223,6 +247,7 @@ int serve(const Config& config) {
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
     if (ec) return;
     log->info("signal {}: shutting down", signal);
+    gateway.shutdown();  // BYE / CANCEL for JSON users' calls while SIP still runs
     if (http) http->shutdown();
     transport.shutdown();
     io.stop();

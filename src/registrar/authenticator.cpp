@@ -56,20 +56,43 @@ std::optional<std::string> Authenticator::bearerUser(const sip::Message& request
       continue;
     const auto token = bearerToken(h.value);
     if (!token) continue;
-    const auto verified = core::verifyJwt(*token, jwtSecret_, core::unixNow());
-    std::string user = verified ? verified.claims->subject : std::string();
-    if (const auto at = user.find('@'); at != std::string::npos) {
-      user = sip::iequals(std::string_view(user).substr(at + 1), realm_) ? user.substr(0, at) : "";
-    }
+    std::string why;
+    std::string user = verifyToken(*token, &why);
     if (user.empty()) {
-      ++failures_;
       core::logger("registrar")
           ->info("bearer token refused for {} (Call-ID {}): {}", request.methodText(),
-                 request.callId(), verified ? "subject not in this realm" : verified.error);
+                 request.callId(), why);
     }
     return user;
   }
   return std::nullopt;
+}
+
+std::string Authenticator::verifyToken(std::string_view token, std::string* why) {
+  if (jwtSecret_.empty()) {
+    if (why) *why = "tokens are not accepted (auth.jwt_secret is not set)";
+    ++failures_;
+    return {};
+  }
+  const auto verified = core::verifyJwt(token, jwtSecret_, core::unixNow());
+  std::string user = verified ? verified.claims->subject : std::string();
+  if (const auto at = user.find('@'); at != std::string::npos) {
+    user = sip::iequals(std::string_view(user).substr(at + 1), realm_) ? user.substr(0, at) : "";
+  }
+  if (user.empty()) {
+    ++failures_;
+    if (why) *why = verified ? "subject not in this realm" : verified.error;
+  }
+  return user;
+}
+
+bool Authenticator::verifyPassword(std::string_view user, std::string_view password) {
+  const auto record = users_.findUserShared(user);
+  // An unknown user costs the same hash as a known one.
+  const std::string ha1 = computeHa1(DigestAlgorithm::Md5, user, realm_, password);
+  const bool ok = record && record->realm == realm_ && core::equalConstantTime(ha1, record->ha1Md5);
+  if (!ok) ++failures_;
+  return ok;
 }
 
 void Authenticator::rememberConnection(sip::ConnectionId connection, std::string user) {

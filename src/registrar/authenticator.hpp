@@ -66,6 +66,12 @@ class Authenticator {
   // the token in Authorization (with or without "Bearer "), on every request.
   void setJwtSecret(std::string secret) { jwtSecret_ = std::move(secret); }
 
+  // For the site protocol's login: the user a bearer token names ("" when
+  // it does not verify; `why` then says why), and whether a password is the
+  // user's (checked against the stored MD5 HA1). Failures count in failures().
+  std::string verifyToken(std::string_view token, std::string* why = nullptr);
+  bool verifyPassword(std::string_view user, std::string_view password);
+
   // The user a connection authenticated as (see the header comment).
   void rememberConnection(sip::ConnectionId connection, std::string user);
   void forgetConnection(sip::ConnectionId connection);
