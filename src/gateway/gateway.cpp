@@ -376,22 +376,38 @@ void Session::placeCall(const Json& id, const Json& params) {
 }
 
 void Session::callControl(const Json& id, const std::string& m, const Json& params) {
+  // The params' shapes first (-32602), then the call they name (-32004).
+  const auto sdp = signaling::stringParam(params, "sdp");
+  const auto digits = signaling::stringParam(params, "digits");
+  const auto duration = signaling::integerParam(params, "duration").value_or(160);
+  const auto status = signaling::integerParam(params, "status");
+  if (m == "dtmf") {
+    if (!digits || !validDigits(*digits)) {
+      return fail(id, ec::kInvalidParams, "\"digits\" must be 1-32 of 0-9 * # A-D");
+    }
+    if (duration < 40 || duration > 2000) {
+      return fail(id, ec::kInvalidParams, "\"duration\" must be 40-2000 (ms)");
+    }
+  } else if (m == "reject") {
+    if (status && (*status < 400 || *status > 699)) {
+      return fail(id, ec::kInvalidParams, "\"status\" must be 400-699");
+    }
+  } else if (m != "hangup" && (!sdp || sdp->empty())) {
+    return fail(id, ec::kInvalidParams, "\"sdp\" (string) is required");
+  }
   const sip::CallRef ref = callParam(id, params);
   if (ref == 0) return;
-  const auto sdp = signaling::stringParam(params, "sdp");
   if (m == "hangup") {
     // call.ended (by "local") is sent from onEnded.
     if (!ua_->hangup(ref)) return fail(id, ec::kWrongState, "the call is ending already");
     return reply(id, Json::object());
   }
   if (m == "reject") {
-    int status = rejectStatus(signaling::stringParam(params, "reason").value_or("declined"));
-    if (const auto s = signaling::integerParam(params, "status")) {
-      if (*s < 400 || *s > 699) return fail(id, ec::kInvalidParams, "\"status\" must be 400-699");
-      status = static_cast<int>(*s);
-    }
+    const int code =
+        status ? static_cast<int>(*status)
+               : rejectStatus(signaling::stringParam(params, "reason").value_or("declined"));
     const std::string name = callName(ref);
-    if (!ua_->reject(ref, status)) {
+    if (!ua_->reject(ref, code)) {
       return fail(id, ec::kWrongState, "only a ringing incoming call can be rejected");
     }
     callsById_.erase(name);
@@ -399,18 +415,9 @@ void Session::callControl(const Json& id, const std::string& m, const Json& para
     return reply(id, Json::object());
   }
   if (m == "dtmf") {
-    const auto digits = signaling::stringParam(params, "digits");
-    if (!digits || !validDigits(*digits)) {
-      return fail(id, ec::kInvalidParams, "\"digits\" must be 1-32 of 0-9 * # A-D");
-    }
-    const auto duration = signaling::integerParam(params, "duration").value_or(160);
-    if (duration < 40 || duration > 2000) {
-      return fail(id, ec::kInvalidParams, "\"duration\" must be 40-2000 (ms)");
-    }
     if (!ua_->hasCall(ref)) return fail(id, ec::kWrongState, "the call is not established");
     return sendDtmf(id, ref, *digits, static_cast<int>(duration));
   }
-  if (!sdp || sdp->empty()) return fail(id, ec::kInvalidParams, "\"sdp\" (string) is required");
   if (m == "answer") {
     if (!ua_->answer(ref, *sdp)) {
       return fail(id, ec::kWrongState, "only a ringing incoming call can be answered");

@@ -85,6 +85,8 @@ struct Proxy::Context {
   std::vector<std::string> challenges[2];  // WWW-Authenticate, Proxy-Authenticate (§16.7 step 7)
   bool finalSent = false;
   bool cancelled = false;
+  bool answered = false;     // a branch sent 2xx: the others are cancelled for it
+  std::string cancelReason;  // the Reason header of the caller's CANCEL, passed on
 };
 
 // One side of a dialog through us, as seen from the proxy.
@@ -561,6 +563,13 @@ void Proxy::cancelBranch(Context& ctx, Branch& branch) {
                       sent->callId(), sent->cseq() ? sent->cseq()->number : 0);
   for (auto r : sent->values(sip::HeaderId::Route))
     text += fmt::format("Route: {}\r\n", r);
+  // RFC 3326: why. The other devices of a user stop ringing with "answered
+  // elsewhere" rather than "missed call".
+  if (ctx.answered) {
+    text += "Reason: SIP;cause=200;text=\"Call completed elsewhere\"\r\n";
+  } else if (!ctx.cancelReason.empty()) {
+    text += fmt::format("Reason: {}\r\n", ctx.cancelReason);
+  }
   text += "Content-Length: 0\r\n\r\n";
   auto parsed = sip::Message::parse(std::move(text));
   if (!parsed.ok()) {
@@ -579,11 +588,15 @@ void Proxy::cancelPending(Context& ctx, std::size_t except) {
   }
 }
 
-void Proxy::onCancel(sip::TransactionId inviteTx, const sip::Message&) {
+void Proxy::onCancel(sip::TransactionId inviteTx, const sip::Message& cancel) {
   auto it = contexts_.find(inviteTx);
   if (it == contexts_.end()) return;
   auto& ctx = *it->second;
   ctx.cancelled = true;
+  if (const auto* reason = cancel.find("Reason");
+      reason && reason->value.find_first_of("\r\n") == std::string_view::npos) {
+    ctx.cancelReason = std::string(reason->value);
+  }
   cancelPending(ctx, ctx.branches.size());
 }
 
@@ -641,6 +654,7 @@ void Proxy::onResponse(sip::TransactionId tx, const sip::Message& response) {
     // branches after the first (§16.7 step 5).
     const bool first = !ctx.finalSent;
     ctx.finalSent = true;
+    ctx.answered = true;
     if (ctx.request->method() == sip::Method::Invite) trackDialog(ctx, branch, response);
     forwardResponse(ctx, response);
     if (!branch.done) {

@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { JsonClient, fakeSdp } from './json_client.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const NETNS_MARK = 'TANDEM_BROWSER_NETNS';
@@ -30,6 +31,9 @@ const CHROMIUM = process.env.TANDEM_CHROMIUM || '/usr/bin/chromium';
 // web phone's WebSocket is wss). Plain http keeps working on the same port.
 let pageBase = `http://${TANDEM_IP}:${HTTP_PORT}`;
 const TLS_TESTS = new Set(['wss_call']);
+// Tests of the site protocol (tandem.v1) with headless JSON clients: no browser.
+const NO_BROWSER_TESTS = new Set(['json_call', 'json_calls_sipp', 'sipp_calls_json', 'json_errors',
+                                  'json_connection_lost', 'json_two_devices']);
 
 // ------------------------------------------------------------------ helpers
 
@@ -546,6 +550,202 @@ const tests = {
 // bob signs in on the web phone; a SIP.js page registers as carol (with a
 // password or a token) and calls him; he accepts; audio flows both ways; the
 // SIP.js side hangs up.
+// ------------------------------------------------------------------ site protocol
+
+// A tandem.v1 connection, logged in as `user` (with a password, or `token`).
+async function jsonLogin(user, { token } = {}) {
+  const client = await new JsonClient(`ws://${TANDEM_IP}:${HTTP_PORT}/ws`,
+                                      { name: user, log: !!process.env.TANDEM_JSON_LOG }).open();
+  const result = await client.call('login', token ? { token } : { user, password: PASSWORDS[user] });
+  expect(result.user === user && result.aor === `sip:${user}@${DOMAIN}`,
+         `login of ${user} answered ${JSON.stringify(result)}`);
+  return client;
+}
+
+// The error a request gets; fails when it succeeds.
+async function rpcError(client, method, params) {
+  const r = await client.rpc(method, params);
+  expect(r.error, `${method} ${JSON.stringify(params).slice(0, 80)} did not fail: ${JSON.stringify(r)}`);
+  return r.error;
+}
+
+const jsonTests = {
+  // JSON alice calls JSON bob through the gateway: ringing, answer, a re-INVITE
+  // (hold) answered by bob's client, DTMF, a text message, hang-up.
+  async json_call() {
+    const alice = await jsonLogin('alice');
+    const bob = await jsonLogin('bob');
+    const { call } = await alice.call('call', { to: 'bob', sdp: fakeSdp(6000) });
+    const incoming = await bob.next('call.incoming');
+    expect(incoming.params.from === `sip:alice@${DOMAIN}`, `incoming from ${incoming.params.from}`);
+    expect(incoming.params.sdp.includes('m=audio 6000'), 'bob did not get alice\'s offer');
+    const ringing = await alice.next('call.progress');
+    expect(ringing.params.status === 180, `progress ${JSON.stringify(ringing.params)}`);
+    await bob.call('answer', { call: incoming.params.call, sdp: fakeSdp(7000) });
+    const answered = await alice.next('call.answered');
+    expect(answered.params.call === call && answered.params.sdp.includes('m=audio 7000'),
+           `answered ${JSON.stringify(answered.params)}`);
+    expect(await metric('tandem_gateway_calls') === 2, 'the gateway does not count two call legs');
+
+    bob.onRequest = (method, params) => {
+      expect(method === 'call.offer' && params.sdp.includes('a=sendonly'), `bob got ${method}`);
+      return { sdp: fakeSdp(7000, 2).replace('a=sendrecv', 'a=recvonly') };
+    };
+    const held = await alice.call('hold', { call, sdp: fakeSdp(6000, 2).replace('a=sendrecv', 'a=sendonly') });
+    expect(held.sdp.includes('a=recvonly'), `hold answered ${held.sdp}`);
+
+    await alice.call('dtmf', { call, digits: '4#' });
+    const d1 = await bob.next('call.dtmf');
+    const d2 = await bob.next('call.dtmf');
+    expect(d1.params.digit === '4' && d2.params.digit === '#', `dtmf ${d1.params.digit}${d2.params.digit}`);
+
+    const sent = await alice.call('message', { to: 'bob', text: 'hello bob' });
+    expect(sent.status === 200, `message status ${sent.status}`);
+    const msg = await bob.next('message');
+    expect(msg.params.text === 'hello bob' && msg.params.from === `sip:alice@${DOMAIN}`,
+           `bob got ${JSON.stringify(msg.params)}`);
+
+    await alice.call('hangup', { call });
+    const mine = await alice.next('call.ended');
+    const theirs = await bob.next('call.ended');
+    expect(mine.params.by === 'local' && theirs.params.by === 'remote' && theirs.params.reason === 'hangup',
+           `ended ${JSON.stringify(mine.params)} / ${JSON.stringify(theirs.params)}`);
+    await waitFor('the gateway to count no calls', async () => (await metric('tandem_gateway_calls')) === 0);
+    alice.close();
+    bob.close();
+  },
+
+  // JSON -> UDP: JSON alice calls desk, a sipp UAS; alice hangs up and sipp
+  // gets the BYE.
+  async json_calls_sipp({ dir }) {
+    await registerSipp(dir, 'desk', 5070);
+    const uas = startSipp(dir, 'desk-uas', path.join(here, 'scenarios/uas_webrtc.xml'),
+                          { CONTACT: `sip:desk@${SIPP_IP}:5070` }, { port: 5070 });
+    await sleep(300);
+    const alice = await jsonLogin('alice');
+    const { call } = await alice.call('call', { to: `desk@${DOMAIN}`, sdp: fakeSdp(6000) });
+    const answered = await alice.next('call.answered');
+    expect(answered.params.sdp.includes('a=ice-ufrag:sippdesk'), 'alice did not get sipp\'s answer');
+    await sleep(500);
+    await alice.call('hangup', { call });
+    await sippDone(uas, 'desk answering the JSON caller');
+    alice.close();
+  },
+
+  // UDP -> JSON: a sipp UAC (desk, authenticating) calls JSON bob; bob
+  // answers; sipp hangs up and bob hears of it.
+  async sipp_calls_json({ dir }) {
+    const bob = await jsonLogin('bob');
+    const uac = startSipp(dir, 'desk-uac', path.join(here, 'scenarios/uac_webrtc.xml'),
+                          { DOMAIN, CALLER: 'desk', CALLEE: 'bob', HOLD_MS: 1000 },
+                          { port: 5071, user: 'desk', authUri: `bob@${DOMAIN}` });
+    const incoming = await bob.next('call.incoming', 15000);
+    expect(incoming.params.from === `sip:desk@${DOMAIN}`, `incoming from ${incoming.params.from}`);
+    await bob.call('answer', { call: incoming.params.call, sdp: fakeSdp(7000) });
+    const ended = await bob.next('call.ended', 15000);
+    expect(ended.params.by === 'remote' && ended.params.reason === 'hangup', `ended ${JSON.stringify(ended.params)}`);
+    await sippDone(uac, 'desk calling the JSON user');
+    bob.close();
+  },
+
+  // Bad input and refusals on the site protocol, each with its error; the
+  // connection stays usable until an oversized message closes it.
+  async json_errors({ tandem }) {
+    const c = await new JsonClient(`ws://${TANDEM_IP}:${HTTP_PORT}/ws`, { name: 'anon' }).open();
+    c.sendRaw('{"jsonrpc":"2.0","id":1,"method":');
+    const parse = await c.next((m) => m.error);
+    expect(parse.error.code === -32700 && parse.id === null, `bad JSON answered ${JSON.stringify(parse)}`);
+    c.sendRaw('[1,2]');
+    expect((await c.next((m) => m.error)).error.code === -32600, 'a batch is not refused with -32600');
+    expect((await rpcError(c, 'fly', {})).code === -32601, 'an unknown method is not -32601');
+    expect((await rpcError(c, 'call', { to: 'bob', sdp: 'v=0' })).code === -32001, 'a call before login is not refused');
+    expect((await rpcError(c, 'login', { user: 'alice' })).code === -32602, 'login without password is not -32602');
+    expect((await rpcError(c, 'login', { user: 'alice', password: 'nope' })).code === -32002, 'a wrong password is not -32002');
+    expect((await rpcError(c, 'login', { user: 'nobody', password: 'nope' })).code === -32002, 'an unknown user is not -32002');
+    expect((await rpcError(c, 'login', { token: 'e30.e30.e30' })).code === -32002, 'a forged token is not -32002');
+    await c.call('ping');  // still open
+    const token = tandem.mintToken('alice');
+    const who = await c.call('login', { token });
+    expect(who.user === 'alice', `token login gave ${JSON.stringify(who)}`);
+    expect((await rpcError(c, 'login', { token })).code === -32003, 'a second login is not refused');
+    expect((await rpcError(c, 'call', { to: 'bob' })).code === -32602, 'a call without SDP is not -32602');
+    expect((await rpcError(c, 'call', { to: 'tel:+1', sdp: fakeSdp() })).code === -32602, 'a tel: target is not -32602');
+    expect((await rpcError(c, 'answer', { call: 'c99', sdp: fakeSdp() })).code === -32004, 'an unknown call is not -32004');
+    expect((await rpcError(c, 'dtmf', { call: 'c1', digits: 'xyz' })).code === -32602, 'bad digits are not -32602');
+
+    // Calls that fail get call.ended with the cause and the SIP status.
+    const ended = async (to) => {
+      const { call } = await c.call('call', { to, sdp: fakeSdp() });
+      const e = await c.next((m) => m.method === 'call.ended' && m.params.call === call);
+      return e.params;
+    };
+    let e = await ended('nosuchuser');
+    expect(e.reason === 'not_found' && e.status === 404, `unknown user: ${JSON.stringify(e)}`);
+    e = await ended('carol');
+    expect(e.reason === 'unavailable' && e.status === 480, `offline user: ${JSON.stringify(e)}`);
+    e = await ended(`someone@elsewhere.test`);
+    expect(e.status === 403 || e.status >= 500, `foreign domain: ${JSON.stringify(e)}`);
+    const bob = await jsonLogin('bob');
+    const { call } = await c.call('call', { to: 'bob', sdp: fakeSdp() });
+    const incoming = await bob.next('call.incoming');
+    await bob.call('reject', { call: incoming.params.call, reason: 'busy' });
+    const busy = await c.next((m) => m.method === 'call.ended' && m.params.call === call);
+    expect(busy.params.reason === 'busy' && busy.params.status === 486, `busy: ${JSON.stringify(busy.params)}`);
+
+    // A subprotocol nobody speaks is refused at the handshake.
+    let refused = null;
+    try {
+      await new JsonClient(`ws://${TANDEM_IP}:${HTTP_PORT}/ws`, { name: 'x' }).open(['tandem.v9']);
+    } catch (err) {
+      refused = err.message;
+    }
+    expect(refused && /HTTP 4\d\d/.test(refused), `an unknown subprotocol was not refused: ${refused}`);
+
+    // An oversized message closes the connection with 1009; the server goes on.
+    c.sendRaw(JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'ping', params: { pad: 'x'.repeat(70000) } }));
+    const closed = await c.waitClosed();
+    expect(closed.code === 1009, `an oversized message closed with ${closed.code}`);
+    await bob.call('ping');
+    bob.close();
+  },
+
+  // JSON alice calls a sipp UAS, then her connection drops without a word:
+  // the gateway ends the call with a BYE and drops her binding.
+  async json_connection_lost({ dir }) {
+    await registerSipp(dir, 'desk', 5070);
+    const uas = startSipp(dir, 'desk-uas', path.join(here, 'scenarios/uas_webrtc.xml'),
+                          { CONTACT: `sip:desk@${SIPP_IP}:5070` }, { port: 5070 });
+    await sleep(300);
+    const alice = await jsonLogin('alice');
+    await alice.call('call', { to: 'desk', sdp: fakeSdp(6000) });
+    await alice.next('call.answered');
+    expect(await metric('tandem_sip_registrations') === 2, 'alice\'s JSON binding is not registered');
+    alice.terminate();
+    await sippDone(uas, 'desk receiving the BYE for the lost JSON connection');
+    await waitFor('alice\'s binding to go', async () => (await metric('tandem_sip_registrations')) === 1);
+  },
+
+  // bob is logged in twice (two tabs): a call rings both; one answers, the
+  // other stops ringing with "answered elsewhere".
+  async json_two_devices() {
+    const alice = await jsonLogin('alice');
+    const bob1 = await jsonLogin('bob');
+    const bob2 = await jsonLogin('bob');
+    const { call } = await alice.call('call', { to: 'bob', sdp: fakeSdp(6000) });
+    const in1 = await bob1.next('call.incoming');
+    const in2 = await bob2.next('call.incoming');
+    await bob2.call('answer', { call: in2.params.call, sdp: fakeSdp(7002) });
+    const answered = await alice.next('call.answered');
+    expect(answered.params.sdp.includes('m=audio 7002'), 'alice is not connected to the device that answered');
+    const other = await bob1.next('call.ended');
+    expect(other.params.call === in1.params.call && other.params.reason === 'answered_elsewhere',
+           `the other device ended with ${JSON.stringify(other.params)}`);
+    await bob2.call('hangup', { call: in2.params.call });
+    const ended = await alice.next('call.ended');
+    expect(ended.params.call === call && ended.params.by === 'remote', `alice: ${JSON.stringify(ended.params)}`);
+  },
+};
+
 async function sipJsCallsBob(context, credentials) {
   const bob = await openPhone(context, 'bob');
   await login(bob, 'bob', PASSWORDS.bob);
@@ -594,8 +794,10 @@ async function openSipJsPage(context) {
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   enterNamespace();
-  const test = tests[args.run];
-  if (!test) throw new Error(`unknown test ${args.run}; known: ${Object.keys(tests).join(', ')}`);
+  const test = tests[args.run] ?? jsonTests[args.run];
+  if (!test) {
+    throw new Error(`unknown test ${args.run}; known: ${[...Object.keys(tests), ...Object.keys(jsonTests)].join(', ')}`);
+  }
   expect(fs.existsSync(path.join(args.webroot, 'index.html')),
          `the web phone is not built: ${args.webroot}/index.html is missing (scripts/build-webphone.sh)`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tandem-browser-${args.run}-`));
@@ -608,7 +810,7 @@ async function main() {
   const pages = () => (context ? context.pages() : []);
   try {
     await tandem.start();
-    context = await launchBrowser(dir);
+    if (!NO_BROWSER_TESTS.has(args.run)) context = await launchBrowser(dir);
     let timer;
     const limit = new Promise((_, reject) => {
       timer = setTimeout(() => reject(new TestFailure('the test did not finish within 120 s')), 120000);
