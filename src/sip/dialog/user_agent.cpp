@@ -210,7 +210,9 @@ struct UserAgent::Call {
   std::string okText;
   std::uint32_t okCseq = 0;
   core::TimerService::TimerId okTimer = 0;
-  std::chrono::milliseconds okInterval{0}, okElapsed{0};
+  // Retransmission interval (T1 doubling to T2), the delay now running (the
+  // last one is cut to end at 64·T1), and the time since the first send.
+  std::chrono::milliseconds okInterval{0}, okDelay{0}, okElapsed{0};
   std::string sessionHeadersForOk;
 
   // Re-INVITE / UPDATE offers from the far side awaiting the observer.
@@ -304,8 +306,8 @@ std::size_t UserAgent::callCount() const {
 // ---- Sending ------------------------------------------------------------------
 
 std::string UserAgent::viaLine(const std::string& branch) const {
-  return fmt::format("SIP/2.0/{} {};branch={}", transportName(config_.transport), config_.host,
-                     branch);
+  return fmt::format("SIP/2.0/{} {};branch={}", config_.transport == Transport::Wss ? "WSS" : "WS",
+                     config_.host, branch);
 }
 
 void UserAgent::sendResponse(const Message& request, int status, std::string_view reason,
@@ -405,9 +407,10 @@ void UserAgent::sendOkWithRetransmission(Call& call, const Message& invite,
   send_(call.okText);
   stopOkRetransmission(call);
   call.okInterval = config_.t1;
+  call.okDelay = config_.t1;
   call.okElapsed = std::chrono::milliseconds(0);
   const CallRef ref = call.ref;
-  call.okTimer = timers_.schedule(call.okInterval, [this, ref] { retransmitOk(ref); });
+  call.okTimer = timers_.schedule(call.okDelay, [this, ref] { retransmitOk(ref); });
 }
 
 // §13.3.1.4: the 2xx goes again at T1, 2·T1, ... up to T2 until its ACK
@@ -416,7 +419,7 @@ void UserAgent::retransmitOk(CallRef ref) {
   Call* call = find(ref);
   if (!call) return;
   call->okTimer = 0;
-  call->okElapsed += call->okInterval;
+  call->okElapsed += call->okDelay;  // the delay that just ran out
   if (call->okElapsed >= 64 * config_.t1) {
     core::logger("gateway")->info("call {}: no ACK for our 2xx, ending it", call->callId);
     call->okText.clear();
@@ -427,7 +430,8 @@ void UserAgent::retransmitOk(CallRef ref) {
   }
   send_(call->okText);
   call->okInterval = std::min(2 * call->okInterval, config_.t2);
-  call->okTimer = timers_.schedule(call->okInterval, [this, ref] { retransmitOk(ref); });
+  call->okDelay = std::min(call->okInterval, 64 * config_.t1 - call->okElapsed);
+  call->okTimer = timers_.schedule(call->okDelay, [this, ref] { retransmitOk(ref); });
 }
 
 void UserAgent::stopOkRetransmission(Call& call) {

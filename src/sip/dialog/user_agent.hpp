@@ -55,7 +55,7 @@ struct UaConfig {
   std::string user;         // the local user
   std::string displayName;  // optional, for From
   std::string host;         // Via sent-by and Contact host, e.g. "k3j2.invalid"
-  Transport transport = Transport::Ws;
+  Transport transport = Transport::Ws;  // Ws or Wss: what the channel is
   std::chrono::milliseconds t1{500}, t2{4000};
   int registerExpires = 600;
   // Session-Expires proposed on outgoing INVITEs (RFC 4028 §7.1); 0: none.
