@@ -108,7 +108,11 @@ Incoming decode(std::string_view text) {
     return invalid(error_code::kInvalidRequest, "error must be an object with an integer code", id);
   }
   in.kind = Incoming::Kind::ErrorReply;
-  const auto code = (*error)["code"].get<long long>();
+  const Json& codeJson = (*error)["code"];
+  // An unsigned code above LLONG_MAX would wrap in get<long long>().
+  const auto code = codeJson.is_number_unsigned() && codeJson.get<std::uint64_t>() > INT32_MAX
+                        ? static_cast<long long>(INT32_MAX) + 1
+                        : codeJson.get<long long>();
   in.error.code =
       code < INT32_MIN || code > INT32_MAX ? error_code::kInternalError : static_cast<int>(code);
   if (const auto m = error->find("message"); m != error->end() && m->is_string()) {

@@ -51,10 +51,10 @@ std::string_view endCauseName(EndCause cause);  // "busy", "not_found", ...
 EndCause causeForStatus(int status);
 
 struct UaConfig {
-  std::string domain;       // the served domain: the user's AOR is user@domain
-  std::string user;         // the local user
-  std::string displayName;  // optional, for From
-  std::string host;         // Via sent-by and Contact host, e.g. "k3j2.invalid"
+  std::string domain;                   // the served domain: the user's AOR is user@domain
+  std::string user;                     // the local user
+  std::string displayName;              // optional, for From
+  std::string host;                     // Via sent-by and Contact host, e.g. "k3j2.invalid"
   Transport transport = Transport::Ws;  // Ws or Wss: what the channel is
   std::chrono::milliseconds t1{500}, t2{4000};
   int registerExpires = 600;
