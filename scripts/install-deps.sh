@@ -15,7 +15,7 @@ build_pkgs=(
 test_pkgs=(
   libgtest-dev libgmock-dev clang clang-format libclang-rt-14-dev
   sip-tester kamailio kamailio-websocket-modules iproute2 util-linux procps openssl python3
-  chromium fonts-dejavu-core
+  chromium fonts-dejavu-core dnsmasq-base
 )
 
 # The web phone is built with npm (JsSIP, esbuild); the browser tests need it too.

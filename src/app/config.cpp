@@ -4,6 +4,7 @@
 #include <toml++/toml.h>
 #include <boost/asio/ip/address.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <filesystem>
 #include <set>
@@ -183,8 +184,9 @@ void loadConfigFile(const std::string& path, Config& config) {
     throw ConfigError(fmt::format("configuration file '{}' line {} column {}: {}", path, where.line,
                                   where.column, e.description()));
   }
-  rejectUnknownKeys(root, "",
-                    {"server", "sip", "tls", "registrar", "http", "websocket", "ice", "auth"});
+  rejectUnknownKeys(
+      root, "",
+      {"server", "sip", "tls", "registrar", "http", "websocket", "ice", "auth", "federation"});
 
   if (const auto* t = section(root, "server")) {
     rejectUnknownKeys(*t, "server", {"domain", "data_dir", "log_level"});
@@ -241,6 +243,33 @@ void loadConfigFile(const std::string& path, Config& config) {
     rejectUnknownKeys(*t, "auth", {"jwt_secret"});
     read(*t, "auth", "jwt_secret", config.jwtSecret);
   }
+  if (const auto* t = section(root, "federation")) {
+    rejectUnknownKeys(*t, "federation", {"enabled", "dns_servers", "dns_timeout_ms", "routes"});
+    if (const auto* node = t->get("enabled")) {
+      const auto v = node->value<bool>();
+      if (!v || !node->is_boolean())
+        fail("federation.enabled", valueText(*node), "expected true or false");
+      config.federation = *v;
+    }
+    readStrings(*t, "federation", "dns_servers", config.dnsServers);
+    readDuration(*t, "federation", "dns_timeout_ms", config.dnsTimeout);
+    if (const auto* node = t->get("routes")) {
+      const auto* routes = node->as_table();
+      if (!routes)
+        fail("federation.routes", valueText(*node),
+             "expected a table of domain = \"transport:host:port\"");
+      config.staticRoutes.clear();
+      for (const auto& [domain, hop] : *routes) {
+        const auto key = fmt::format("federation.routes.{}", domain.str());
+        const auto v = hop.value<std::string>();
+        if (!v) fail(key, valueText(hop), "expected a string \"transport:host:port\"");
+        std::string name(domain.str());
+        for (auto& c : name)
+          c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        config.staticRoutes.emplace_back(name, parseListen(key, *v));
+      }
+    }
+  }
   if (const auto* t = section(root, "registrar")) {
     rejectUnknownKeys(*t, "registrar",
                       {"min_expires", "max_expires", "default_expires", "nonce_lifetime"});
@@ -252,6 +281,22 @@ void loadConfigFile(const std::string& path, Config& config) {
 }
 
 namespace {
+
+void validateFederation(Config& config) {
+  config.dnsEndpoints.clear();
+  for (const auto& server : config.dnsServers) {
+    // "IP" alone means port 53.
+    const bool hasPort = server.find(']') != std::string::npos
+                             ? server.back() != ']'
+                             : std::count(server.begin(), server.end(), ':') == 1;
+    config.dnsEndpoints.push_back(
+        parseHostPort("federation.dns_servers", hasPort ? server : server + ":53"));
+  }
+  if (config.dnsTimeout.count() < 100 || config.dnsTimeout.count() > 30000) {
+    fail("federation.dns_timeout_ms", std::to_string(config.dnsTimeout.count()),
+         "must be between 100 and 30000");
+  }
+}
 
 void validateWeb(Config& config) {
   config.httpEndpoint.reset();
@@ -302,6 +347,7 @@ void validate(Config& config) {
       fail("server.domain", config.domain, "must be a host name (letters, digits, '.', '-')");
   }
   if (config.dataDir.empty()) fail("server.data_dir", config.dataDir, "must not be empty");
+  validateFederation(config);
   static const std::set<std::string_view> levels = {"trace", "debug",    "info", "warn",
                                                     "error", "critical", "off"};
   if (!levels.count(config.logLevel))

@@ -57,6 +57,14 @@ struct Config {
   // [auth]
   std::string jwtSecret;  // HS256 secret shared with the site's web server
 
+  // [federation]
+  bool federation = true;                    // route requests for other domains (RFC 3263)
+  std::vector<std::string> dnsServers;       // "IP:PORT" (or "IP"); empty: /etc/resolv.conf
+  std::vector<core::Endpoint> dnsEndpoints;  // parsed from dnsServers by validate()
+  std::chrono::milliseconds dnsTimeout{2000};
+  // [federation.routes]: "b.example" = "tls:192.0.2.7:5061" (skips DNS for that domain)
+  std::vector<std::pair<std::string, ListenSpec>> staticRoutes;
+
   // [registrar]
   int minExpires = 60;
   int maxExpires = 3600;

@@ -1,5 +1,6 @@
 #include "app/server.hpp"
 
+#include "app/federation_router.hpp"
 #include "app/json_websocket.hpp"
 #include "app/sip_websocket.hpp"
 
@@ -23,7 +24,9 @@
 #include <boost/asio/signal_set.hpp>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include <algorithm>
 #include <csignal>
 #include <optional>
 
@@ -179,6 +182,36 @@ int serve(const Config& config) {
   }
   log->info("serving domain {} with data in {}", config.domain, config.dataDir);
 
+  // Federation: requests of our users for other domains (RFC 3263).
+  std::optional<FederationRouter> federationRouter;
+  if (config.federation) {
+    federation::ResolverOptions dns;
+    dns.servers = config.dnsEndpoints;
+    dns.timeout = config.dnsTimeout;
+    std::vector<sip::Transport> usable;
+    for (const auto& l : config.listen) {
+      if (std::find(usable.begin(), usable.end(), l.transport) == usable.end())
+        usable.push_back(l.transport);
+    }
+    dns.transports = usable;
+    std::vector<std::pair<std::string, sip::Flow>> routes;
+    for (const auto& [domain, hop] : config.staticRoutes) {
+      sip::Flow flow;
+      flow.transport = hop.transport;
+      flow.remote = hop.endpoint;
+      routes.emplace_back(domain, flow);
+    }
+    federationRouter.emplace(io, std::move(dns), std::move(routes));
+    proxy.setDomainRouter(&*federationRouter);
+    log->info("federation on: other domains by {}{}",
+              config.dnsServers.empty()
+                  ? "the system's DNS servers"
+                  : "DNS at " + fmt::format("{}", fmt::join(config.dnsServers, ", ")),
+              config.staticRoutes.empty()
+                  ? ""
+                  : fmt::format(", {} static route(s)", config.staticRoutes.size()));
+  }
+
   // The site protocol's gateway: each logged-in tandem.v1 connection is a SIP
   // user agent on a channel of the transport layer.
   gateway::GatewayConfig gatewayConfig;
@@ -256,6 +289,7 @@ int serve(const Config& config) {
   io.run();
 
   // Teardown in reverse order of construction; the store last, flushed.
+  proxy.setDomainRouter(nullptr);
   transactions.setUser(nullptr);
   if (!db->flush()) log->error("could not flush bindings to the store");
   log->info("stopped");

@@ -364,25 +364,70 @@ void Proxy::onRequest(sip::TransactionId tx, std::unique_ptr<sip::Message> reque
     return reply(tx, req, 403, "Forbidden (relaying not allowed)");
   }
 
-  if (!isOurHost(ruri)) {
-    // No federation yet, and never an open relay.
-    return reply(tx, req, 403, "Forbidden (domain not served here)");
-  }
+  if (!isOurHost(ruri)) return routeToOtherDomain(tx, std::move(request), from);
   routeToLocalUser(tx, std::move(request), from);
+}
+
+bool Proxy::authenticateLocalSender(sip::TransactionId tx, const sip::Message& req,
+                                    const sip::Flow& from) {
+  const auto fromHeader = req.from();
+  if (!fromHeader || !fromHeader->uri.isSipOrSips() || !isOurHost(fromHeader->uri)) return true;
+  auto auth = auth_.check(req, /*proxy=*/true, false, from.connection);
+  if (auth.status != registrar::AuthStatus::Ok) {
+    transactions_.respond(tx, std::move(auth.challenge));
+    return false;
+  }
+  if (sip::unescape(fromHeader->uri.user) != auth.user) {
+    reply(tx, req, 403, "Forbidden (From does not match the authenticated user)");
+    return false;
+  }
+  return true;
+}
+
+// Federation (RFC 3263): only our own, authenticated users reach other
+// domains through us; a request from elsewhere for elsewhere is a relay.
+void Proxy::routeToOtherDomain(sip::TransactionId tx, std::unique_ptr<sip::Message> request,
+                               const sip::Flow& from) {
+  auto& req = *request;
+  const auto fromHeader = req.from();
+  if (!router_) return reply(tx, req, 403, "Forbidden (domain not served here)");
+  if (!fromHeader || !fromHeader->uri.isSipOrSips() || !isOurHost(fromHeader->uri)) {
+    return reply(tx, req, 403, "Forbidden (relaying not allowed)");
+  }
+  if (!req.requestUri().isSipOrSips()) {
+    return reply(tx, req, 416, "Unsupported URI Scheme");
+  }
+  if (!authenticateLocalSender(tx, req, from)) return;
+  auto& pending = pendingRoutes_[tx];
+  pending.request = std::move(request);
+  pending.from = from;
+  router_->route(pending.request->requestUri(),
+                 [this, tx](DomainRouter::Result result) { onRouted(tx, std::move(result)); });
+}
+
+void Proxy::onRouted(sip::TransactionId tx, DomainRouter::Result result) {
+  const auto it = pendingRoutes_.find(tx);
+  if (it == pendingRoutes_.end()) return;  // cancelled, or its transaction is gone
+  PendingRoute pending = std::move(it->second);
+  pendingRoutes_.erase(it);
+  if (result.hops.empty()) {
+    core::logger("proxy")->info("{} for {}: {} {}", pending.request->methodText(),
+                                pending.request->requestUriText(), result.status, result.reason);
+    return reply(tx, *pending.request, result.status ? result.status : 503, result.reason);
+  }
+  const std::string target(pending.request->requestUriText());
+  auto& ctx = newContext(tx, std::move(pending.request), pending.from);
+  // The first hop only: a failure there is the answer (RFC 3263 §4.3 would
+  // try the next one; not yet).
+  addBranch(ctx, target, result.hops.front(), {});
+  maybeFinish(ctx);
 }
 
 void Proxy::routeToLocalUser(sip::TransactionId tx, std::unique_ptr<sip::Message> request,
                              const sip::Flow& from) {
   auto& req = *request;
   // Requests claiming to come from one of our users must prove it (§22.3).
-  const auto fromHeader = req.from();
-  if (fromHeader && fromHeader->uri.isSipOrSips() && isOurHost(fromHeader->uri)) {
-    auto auth = auth_.check(req, /*proxy=*/true, false, from.connection);
-    if (auth.status != registrar::AuthStatus::Ok)
-      return transactions_.respond(tx, std::move(auth.challenge));
-    if (sip::unescape(fromHeader->uri.user) != auth.user)
-      return reply(tx, req, 403, "Forbidden (From does not match the authenticated user)");
-  }
+  if (!authenticateLocalSender(tx, req, from)) return;
 
   const auto user = sip::unescape(req.requestUri().user);
   const auto aor = registrar::makeAor(req.requestUri().user, config_.domain);
@@ -589,6 +634,12 @@ void Proxy::cancelPending(Context& ctx, std::size_t except) {
 }
 
 void Proxy::onCancel(sip::TransactionId inviteTx, const sip::Message& cancel) {
+  if (const auto pending = pendingRoutes_.find(inviteTx); pending != pendingRoutes_.end()) {
+    // Cancelled while its domain was being resolved.
+    auto request = std::move(pending->second.request);
+    pendingRoutes_.erase(pending);
+    return reply(inviteTx, *request, 487, "Request Terminated");
+  }
   auto it = contexts_.find(inviteTx);
   if (it == contexts_.end()) return;
   auto& ctx = *it->second;
@@ -601,6 +652,7 @@ void Proxy::onCancel(sip::TransactionId inviteTx, const sip::Message& cancel) {
 }
 
 void Proxy::onServerTransactionGone(sip::TransactionId tx) {
+  pendingRoutes_.erase(tx);
   auto it = contexts_.find(tx);
   if (it == contexts_.end()) return;
   auto& ctx = *it->second;

@@ -10,6 +10,7 @@
 #include "registrar/location.hpp"
 #include "sip/transaction/transaction_layer.hpp"
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -22,6 +23,22 @@ class Registrar;
 }  // namespace tandem::registrar
 
 namespace tandem::proxy {
+
+// Where requests for other domains go: RFC 3263 resolution and static routes
+// (the federation component, wired by the app). Without a router, requests
+// for other domains get 403.
+class DomainRouter {
+ public:
+  struct Result {
+    std::vector<sip::Flow> hops;  // in the order to try; empty on failure
+    int status = 0;               // on failure: the status to answer (404, 503, ...)
+    std::string reason;           // on failure: the reason phrase (one line)
+  };
+  virtual ~DomainRouter() = default;
+  // Called on the loop. `done` is called exactly once, later (never from
+  // inside route()), unless the router is destroyed first.
+  virtual void route(const sip::Uri& target, std::function<void(Result)> done) = 0;
+};
 
 struct ProxyConfig {
   std::string domain;
@@ -52,6 +69,12 @@ class Proxy final : public sip::TransactionUser, private sip::ClientTransactionU
   bool answerStatelessly(const sip::Message& request, const sip::Flow& from) override;
 
   ProxyStats stats() const;
+
+  // Enables federation: requests from our authenticated users for other
+  // domains are routed through `router` (which must outlive its pending
+  // lookups' callbacks, or be destroyed before the proxy). Requests from
+  // other domains for other domains stay refused (403): never a relay.
+  void setDomainRouter(DomainRouter* router) { router_ = router; }
 
   // A connection closed. Calls with a browser on it (a WS/WSS side) end
   // cleanly: the proxy sends BYE to each other party in its name (RFC 7118
@@ -96,6 +119,13 @@ class Proxy final : public sip::TransactionUser, private sip::ClientTransactionU
   void forwardByRoute(sip::TransactionId tx, std::unique_ptr<sip::Message> request,
                       const sip::Flow& from, const std::optional<sip::Flow>& viaToken);
   void forwardAck(std::unique_ptr<sip::Message> ack, const std::optional<sip::Flow>& viaToken);
+  void routeToOtherDomain(sip::TransactionId tx, std::unique_ptr<sip::Message> request,
+                          const sip::Flow& from);
+  void onRouted(sip::TransactionId tx, DomainRouter::Result result);
+  // Authenticates a request whose From names one of our users (407, or 403
+  // when From names another user than the credentials). False: answered.
+  bool authenticateLocalSender(sip::TransactionId tx, const sip::Message& request,
+                               const sip::Flow& from);
 
   Context& newContext(sip::TransactionId tx, std::unique_ptr<sip::Message> request,
                       const sip::Flow& from);
@@ -130,6 +160,13 @@ class Proxy final : public sip::TransactionUser, private sip::ClientTransactionU
   // By Call-ID + caller tag + callee tag; and the keys by browser connection.
   std::unordered_map<std::string, std::unique_ptr<Dialog>> dialogs_;
   std::unordered_multimap<sip::ConnectionId, std::string> dialogsByConnection_;
+  DomainRouter* router_ = nullptr;
+  // Requests for other domains waiting for their route, by server transaction.
+  struct PendingRoute {
+    std::unique_ptr<sip::Message> request;
+    sip::Flow from;
+  };
+  std::unordered_map<sip::TransactionId, PendingRoute> pendingRoutes_;
 };
 
 }  // namespace tandem::proxy

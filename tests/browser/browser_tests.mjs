@@ -32,7 +32,7 @@ const CHROMIUM = process.env.TANDEM_CHROMIUM || '/usr/bin/chromium';
 let pageBase = `http://${TANDEM_IP}:${HTTP_PORT}`;
 const TLS_TESTS = new Set(['wss_call']);
 // Tests of the site protocol (tandem.v1) with headless JSON clients: no browser.
-const NO_BROWSER_TESTS = new Set(['json_call', 'json_calls_sipp', 'sipp_calls_json', 'json_errors',
+const NO_BROWSER_TESTS = new Set(['federation_json', 'json_call', 'json_calls_sipp', 'sipp_calls_json', 'json_errors',
                                   'json_connection_lost', 'json_two_devices']);
 
 // ------------------------------------------------------------------ helpers
@@ -128,16 +128,23 @@ function tail(file, lines = 40) {
 
 class Tandem {
   // `tls`: also serve HTTPS/WSS on the web port, with a self-signed certificate.
-  constructor(binary, dir, webroot, tls = false) {
+  // `name`, `domain`, `ip`: another node (the federation tests run several);
+  // `sip`: its SIP listeners; `extra`: more TOML lines.
+  constructor(binary, dir, webroot, tls = false,
+              { name = 'tandem', domain = DOMAIN, ip = TANDEM_IP, sip = null, extra = [] } = {}) {
     this.binary = binary;
     this.dir = dir;
-    this.dataDir = path.join(dir, 'data');
-    this.config = path.join(dir, 'tandem.toml');
+    this.name = name;
+    this.domain = domain;
+    this.ip = ip;
+    this.dataDir = path.join(dir, name === 'tandem' ? 'data' : `data-${name}`);
+    this.config = path.join(dir, `${name}.toml`);
+    const listen = (sip ?? [`udp:${ip}:${SIP_PORT}`]).map((l) => `"${l}"`).join(', ');
     const lines = [
-      '[server]', `domain = "${DOMAIN}"`, `data_dir = "${this.dataDir}"`,
-      '[sip]', `listen = ["udp:${TANDEM_IP}:${SIP_PORT}"]`,
-      '[http]', `listen = "${TANDEM_IP}:${HTTP_PORT}"`, `root = "${webroot}"`,
-      '[auth]', `jwt_secret = "${JWT_SECRET}"`];
+      '[server]', `domain = "${domain}"`, `data_dir = "${this.dataDir}"`,
+      '[sip]', `listen = [${listen}]`,
+      '[http]', `listen = "${ip}:${HTTP_PORT}"`, `root = "${webroot}"`,
+      '[auth]', `jwt_secret = "${JWT_SECRET}"`, ...extra];
     if (tls) {
       const cert = path.join(dir, 'cert.pem');
       const key = path.join(dir, 'key.pem');
@@ -165,17 +172,17 @@ class Tandem {
   async start() {
     // One log per start: a restart (network_lost_and_back) keeps the first.
     this.starts = (this.starts ?? 0) + 1;
-    this.proc = startProcess('tandem', this.binary,
-                             ['serve', '--config', this.config, '--log-level', 'debug'],
-                             path.join(this.dir, `tandem${this.starts > 1 ? this.starts : ''}.log`));
-    await waitFor('tandem to answer /healthz', async () => {
+    this.proc = startProcess(this.name, this.binary,
+                             ['serve', '--config', this.config, '--log-level', process.env.TANDEM_LOG_LEVEL || 'debug'],
+                             path.join(this.dir, `${this.name}${this.starts > 1 ? this.starts : ''}.log`));
+    await waitFor(`${this.name} to answer /healthz`, async () => {
       if (this.proc.exitCode !== null) {
-        throw new TestFailure(`tandem exited with ${this.proc.exitCode}:\n${tail(this.proc.logFile)}`);
+        throw new TestFailure(`${this.name} exited with ${this.proc.exitCode}:\n${tail(this.proc.logFile)}`);
       }
-      const r = await fetch(`http://${TANDEM_IP}:${HTTP_PORT}/healthz`);
+      const r = await fetch(`http://${this.ip}:${HTTP_PORT}/healthz`);
       return r.ok;
     }, 15000);
-    log('tandem is up');
+    log(`${this.name} is up (${this.domain})`);
   }
   logText() {
     return fs.readFileSync(this.proc.logFile, 'utf8');
@@ -552,14 +559,54 @@ const tests = {
 // SIP.js side hangs up.
 // ------------------------------------------------------------------ site protocol
 
-// A tandem.v1 connection, logged in as `user` (with a password, or `token`).
-async function jsonLogin(user, { token } = {}) {
-  const client = await new JsonClient(`ws://${TANDEM_IP}:${HTTP_PORT}/ws`,
+// A tandem.v1 connection, logged in as `user` (with a password, or `token`),
+// to the default node or to `node`.
+async function jsonLogin(user, { token, node } = {}) {
+  const ip = node ? node.ip : TANDEM_IP;
+  const domain = node ? node.domain : DOMAIN;
+  const client = await new JsonClient(`ws://${ip}:${HTTP_PORT}/ws`,
                                       { name: user, log: !!process.env.TANDEM_JSON_LOG }).open();
   const result = await client.call('login', token ? { token } : { user, password: PASSWORDS[user] });
-  expect(result.user === user && result.aor === `sip:${user}@${DOMAIN}`,
+  expect(result.user === user && result.aor === `sip:${user}@${domain}`,
          `login of ${user} answered ${JSON.stringify(result)}`);
   return client;
+}
+
+// dnsmasq on 127.0.0.1:5353 serving the federation tests' domains: a.test
+// prefers UDP, b.test TCP (NAPTR order), both through SRV to A records;
+// other names under .test do not exist (NXDOMAIN).
+const DNS_PORT = 5353;
+function startDns(dir) {
+  const args = ['--no-daemon', '--no-resolv', '--no-hosts', '--conf-file=/dev/null', '--log-queries',
+                '--log-facility=-', '--listen-address=127.0.0.1', '--bind-interfaces', `--port=${DNS_PORT}`,
+                '--local=/test/',
+                '--naptr-record=a.test,10,10,S,SIP+D2U,,_sip._udp.a.test',
+                '--srv-host=_sip._udp.a.test,sip.a.test,5060,0,10',
+                '--host-record=sip.a.test,127.0.0.2',
+                '--naptr-record=b.test,10,10,S,SIP+D2T,,_sip._tcp.b.test',
+                '--naptr-record=b.test,20,10,S,SIP+D2U,,_sip._udp.b.test',
+                '--srv-host=_sip._tcp.b.test,sip.b.test,5060,0,10',
+                '--srv-host=_sip._udp.b.test,sip.b.test,5060,0,10',
+                '--host-record=sip.b.test,127.0.0.3'];
+  const dnsmasq = fs.existsSync('/usr/sbin/dnsmasq') ? '/usr/sbin/dnsmasq' : 'dnsmasq';
+  return startProcess('dnsmasq', dnsmasq, args, path.join(dir, 'dnsmasq.log'));
+}
+
+// Two domains, each its own Tandem, finding each other through dnsmasq.
+async function startDomains(args, dir) {
+  startDns(dir);
+  const federation = ['[federation]', `dns_servers = ["127.0.0.1:${DNS_PORT}"]`];
+  const a = new Tandem(path.resolve(args.tandem), dir, path.resolve(args.webroot), false,
+                       { name: 'a', domain: 'a.test', ip: '127.0.0.2', extra: federation,
+                         sip: ['udp:127.0.0.2:5060', 'tcp:127.0.0.2:5060'] });
+  const b = new Tandem(path.resolve(args.tandem), dir, path.resolve(args.webroot), false,
+                       { name: 'b', domain: 'b.test', ip: '127.0.0.3', extra: federation,
+                         sip: ['udp:127.0.0.3:5060', 'tcp:127.0.0.3:5060'] });
+  a.addUser('alice');
+  b.addUser('bob');
+  await a.start();
+  await b.start();
+  return { a, b };
 }
 
 // The error a request gets; fails when it succeeds.
@@ -570,6 +617,52 @@ async function rpcError(client, method, params) {
 }
 
 const jsonTests = {
+  // Federation: JSON alice@a.test and JSON bob@b.test on two Tandems that find
+  // each other by NAPTR/SRV/A in dnsmasq. Calls both ways, a text message,
+  // an unknown domain (404) and a refused relay.
+  async federation_json({ args, dir }) {
+    const { a, b } = await startDomains(args, dir);
+    const alice = await jsonLogin('alice', { node: a });
+    const bob = await jsonLogin('bob', { node: b });
+
+    const { call } = await alice.call('call', { to: 'bob@b.test', sdp: fakeSdp(6000) });
+    const incoming = await bob.next('call.incoming');
+    expect(incoming.params.from === 'sip:alice@a.test', `bob sees the call from ${incoming.params.from}`);
+    await bob.call('answer', { call: incoming.params.call, sdp: fakeSdp(7000) });
+    const answered = await alice.next('call.answered');
+    expect(answered.params.sdp.includes('m=audio 7000'), 'alice did not get bob\'s answer');
+    await bob.call('hangup', { call: incoming.params.call });
+    const ended = await alice.next('call.ended');
+    expect(ended.params.call === call && ended.params.by === 'remote', `alice: ${JSON.stringify(ended.params)}`);
+    // b.test prefers TCP (NAPTR order 10): a's Tandem reached it over TCP.
+    expect(/TCP connection \d+ to 127\.0\.0\.3:5060|tcp.*127\.0\.0\.3:5060/i.test(a.logText()),
+           'a.test did not reach b.test over TCP as its NAPTR records prefer');
+
+    // The other way round, and hung up by the caller.
+    const back = await bob.call('call', { to: 'sip:alice@a.test', sdp: fakeSdp(7100) });
+    const ringing = await alice.next('call.incoming');
+    expect(ringing.params.from === 'sip:bob@b.test', `alice sees the call from ${ringing.params.from}`);
+    await alice.call('answer', { call: ringing.params.call, sdp: fakeSdp(6100) });
+    await bob.next('call.answered');
+    await bob.call('hangup', { call: back.call });
+    const over = await alice.next('call.ended');
+    expect(over.params.by === 'remote', `alice: ${JSON.stringify(over.params)}`);
+
+    const sent = await alice.call('message', { to: 'bob@b.test', text: 'hello from a.test' });
+    expect(sent.status === 200, `message status ${sent.status}`);
+    const msg = await bob.next('message');
+    expect(msg.params.text === 'hello from a.test' && msg.params.from === 'sip:alice@a.test',
+           `bob got ${JSON.stringify(msg.params)}`);
+
+    // A domain that does not exist: 404, at once.
+    const nowhere = await alice.call('call', { to: 'someone@nowhere.test', sdp: fakeSdp() });
+    const lost = await alice.next((m) => m.method === 'call.ended' && m.params.call === nowhere.call);
+    expect(lost.params.status === 404 && lost.params.reason === 'not_found', `nowhere.test: ${JSON.stringify(lost.params)}`);
+    alice.close();
+    bob.close();
+  },
+
+
   // JSON alice calls JSON bob through the gateway: ringing, answer, a re-INVITE
   // (hold) answered by bob's client, DTMF, a text message, hang-up.
   async json_call() {
@@ -816,7 +909,7 @@ async function main() {
       timer = setTimeout(() => reject(new TestFailure('the test did not finish within 120 s')), 120000);
     });
     try {
-      await Promise.race([test({ context, tandem, dir }), limit]);
+      await Promise.race([test({ context, tandem, dir, args }), limit]);
     } finally {
       clearTimeout(timer);
     }

@@ -1150,9 +1150,23 @@ def test_max_forwards(ctx):
 
 
 def test_foreign_domain(ctx):
-    start_tandem(ctx)
-    uac = invite_expecting(ctx, "x", 403, target_domain="other.test")
-    expect(uac.received(403, "INVITE"), "no 403 for a foreign domain")
+    # Federation is on by default, and this namespace has no DNS server: the
+    # call fails at once with 503 (never a hang), after alice authenticated.
+    t = start_tandem(ctx)
+    uac = invite_expecting(ctx, "x", 503, target_domain="other.test")
+    expect(uac.received(407), "alice was not authenticated (407) before her call left the domain")
+    with open(t.stderr_path, encoding="utf-8", errors="replace") as f:
+        text = f.read()
+    expect("503 Service Unavailable (DNS" in text and "other.test" in text,
+           "Tandem's log does not say that resolving other.test failed")
+    expect(not t.stop(), "tandem did not stop cleanly")
+    # With federation off, other domains are refused.
+    config = ctx.path("no-federation.toml")
+    with open(config, "w") as f:
+        f.write("[federation]\nenabled = false\n")
+    start_tandem(ctx, users=(), extra_args=["--config", config], data_dir=t.data_dir)
+    uac = invite_expecting(ctx, "x", 403, target_domain="other.test", name="alice-expects-403")
+    expect(uac.received(403, "INVITE"), "no 403 for a foreign domain with federation off")
 
 
 def test_config_error(ctx):

@@ -74,6 +74,17 @@ std::string uriOf(std::string_view nameAddr) {
   return na ? std::string(na->uri.text) : std::string();
 }
 
+// A UAS copies Record-Route into responses that create a dialog (§12.1.1):
+// without it the caller's in-dialog requests would not pass the proxies.
+void copyRecordRoute(const Message& request, Message& response) {
+  if (request.method() != Method::Invite || response.status() <= 100 || response.status() >= 300) {
+    return;
+  }
+  for (const auto rr : request.values(HeaderId::RecordRoute)) {
+    response.appendHeader(HeaderId::RecordRoute, std::string(rr));
+  }
+}
+
 // Adds "Name: value\r\n" lines to a message.
 void appendHeaderLines(Message& m, std::string_view lines) {
   while (!lines.empty()) {
@@ -314,6 +325,7 @@ void UserAgent::sendResponse(const Message& request, int status, std::string_vie
                              std::string_view toTag, std::string extraHeaders, std::string body,
                              std::string contentType) {
   auto response = makeResponse(request, status, reason, toTag);
+  copyRecordRoute(request, *response);
   appendHeaderLines(*response, extraHeaders);
   if (!body.empty()) response->setBody(std::move(body), std::move(contentType));
   send_(response->serialize());
@@ -397,6 +409,7 @@ void UserAgent::sendAck2xx(Call& call, const Message& ok) {
 void UserAgent::sendOkWithRetransmission(Call& call, const Message& invite,
                                          std::string extraHeaders, std::string sdp) {
   auto ok = makeResponse(invite, 200, {}, call.localTag);
+  copyRecordRoute(invite, *ok);
   ok->appendHeader(HeaderId::Contact, fmt::format("<{}>", contactUri()));
   ok->appendHeader(HeaderId::Allow, std::string(kAllow));
   ok->appendHeader(HeaderId::Supported, "timer");

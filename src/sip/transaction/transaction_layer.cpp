@@ -525,6 +525,10 @@ TransactionStats TransactionLayer::stats() const {
 }
 
 void TransactionLayer::onMessage(std::string data, const Flow& from) {
+  if (const auto& log = impl_->log; log->should_log(spdlog::level::trace)) {
+    log->trace("recv {} {} (conn {}): {}", transportName(from.transport), from.remote.toString(),
+               from.connection, std::string_view(data).substr(0, data.find('\r')));
+  }
   const bool tooLarge = data.size() > impl_->maxMessageSize;
   ParseResult result = Message::parse(std::move(data));
   if (tooLarge) {

@@ -403,6 +403,12 @@ void TransportLayer::setAdvertised(Transport t, const core::Endpoint& at) {
 
 bool TransportLayer::send(const Flow& to, std::string data) {
   if (impl_->stopped) return false;
+  // `--log-level trace`: every message's first line, both ways (the other
+  // way in onMessage's caller), for following a call through the server.
+  if (impl_->logger->should_log(spdlog::level::trace)) {
+    impl_->logger->trace("send {} {} (conn {}): {}", transportName(to.transport),
+                         to.remote.toString(), to.connection, data.substr(0, data.find('\r')));
+  }
   switch (to.transport) {
     case Transport::Udp: {
       if (!isUsableDestination(to.remote)) return false;

@@ -311,6 +311,11 @@ TEST_F(UserAgentTest, IncomingCallRingsAndItsAnswerIsRetransmittedUntilAck) {
   EXPECT_EQ(ok->to()->tag(), ringing->to()->tag());
   EXPECT_EQ(ok->body(), kAnswer);
   EXPECT_EQ(ok->first(HeaderId::Contact), "<sip:alice@abc.invalid;transport=ws>");
+  // §12.1.1: the Record-Route of the INVITE, in order, in the 180 and the 200.
+  const std::vector<std::string_view> rr{"<sip:ft-w1-x@127.0.0.1:8080;transport=ws;lr>",
+                                         "<sip:p@127.0.0.1;lr>"};
+  EXPECT_EQ(ok->values(HeaderId::RecordRoute), rr);
+  EXPECT_EQ(ringing->values(HeaderId::RecordRoute), rr);
   ourTag = std::string(ok->to()->tag());
   const auto okText = sent.back();
   // T1 = 500 ms: again at 0.5 s, then 1 s later, then 2 s later.

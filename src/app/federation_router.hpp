@@ -1,0 +1,32 @@
+#pragma once
+// The proxy's route to other domains: static routes from the configuration
+// first, then RFC 3263 (NAPTR, SRV, A/AAAA) through federation::Resolver.
+// DNS failures become a final response: 404 when the domain has no SIP
+// server (no records), 503 when DNS could not say (timeout, server failure).
+
+#include "federation/resolver.hpp"
+#include "proxy/proxy.hpp"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace tandem::app {
+
+class FederationRouter final : public proxy::DomainRouter {
+ public:
+  FederationRouter(boost::asio::io_context& io, federation::ResolverOptions options,
+                   std::vector<std::pair<std::string, sip::Flow>> staticRoutes);
+  void route(const sip::Uri& target, std::function<void(Result)> done) override;
+
+ private:
+  boost::asio::io_context& io_;
+  federation::Resolver resolver_;
+  std::vector<std::pair<std::string, sip::Flow>> staticRoutes_;  // lower-case domain
+};
+
+}  // namespace tandem::app
