@@ -16,6 +16,7 @@
 //  2. Explicit port: A/AAAA of the host, transport as in 1.
 //  3. `transport=` but no port: SRV for that transport (_sip._udp, _sip._tcp,
 //     _sips._tcp); if there is no SRV record, A/AAAA with the default port.
+//     transport=ws/wss (RFC 7118) have no SRV names: A/AAAA, port 80/443.
 //  4. Otherwise NAPTR of the host. Records with flag "s" and a service we
 //     support (SIP+D2U, SIP+D2T, SIPS+D2T; for sips: only SIPS+D2T) are taken
 //     in (order, preference) order and their replacements looked up as SRV.
@@ -28,7 +29,8 @@
 //  Every SRV target's A (then AAAA) addresses go into the list in that order;
 //  a target of "." (service not offered) is skipped. Duplicates are dropped.
 //
-// Lookups of one step run in parallel (all SRV names, all targets' A and
+// Names are queried as given (absolute, no search domains); /etc/hosts is not
+// consulted. Lookups of one step run in parallel (all SRV names, all targets' A and
 // AAAA); steps run one after another. A step that times out with nothing
 // found ends the resolution with an error: a DNS server that is not answering
 // cannot tell "no records" from "records", and waiting for more steps would
