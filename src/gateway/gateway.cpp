@@ -367,11 +367,10 @@ void Session::placeCall(const Json& id, const Json& params) {
         id, ec::kWrongState,
         fmt::format("too many calls (at most {})", gateway_.config().maxCallsPerConnection));
   }
-  if (!ua_->targetUri(*to)) {
+  const sip::CallRef ref = ua_->call(*to, *sdp);
+  if (ref == 0) {
     return fail(id, ec::kInvalidParams, "\"to\" is not a user, an address or a SIP URI: " + *to);
   }
-  const sip::CallRef ref = ua_->call(*to, *sdp);
-  if (ref == 0) return fail(id, ec::kInvalidParams, "\"to\" is not valid");
   reply(id, {{"call", nameCall(ref)}});
 }
 

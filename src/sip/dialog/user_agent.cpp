@@ -209,7 +209,7 @@ struct UserAgent::Call {
   std::string localSdp, remoteSdp;
 
   // Outgoing INVITE.
-  std::string inviteBranch, inviteVia, inviteFrom, inviteTo, inviteBody, inviteExtra;
+  std::string inviteBranch, inviteVia, inviteFrom, inviteTo;
   std::string ackText;  // the ACK for our 2xx, re-sent for each retransmission
   core::TimerService::TimerId ringTimer = 0;
   core::TimerService::TimerId cancelGuard = 0;
@@ -249,7 +249,10 @@ UserAgent::UserAgent(UaConfig config, core::TimerService& timers, Send send, UaO
       timers_(timers),
       send_(std::move(send)),
       observer_(observer),
-      registerCallId_(core::randomToken(20)) {}
+      registerCallId_(core::randomToken(20)),
+      contactUri_(fmt::format("sip:{}@{};transport={}", config_.user, config_.host,
+                              config_.transport == Transport::Wss ? "wss" : "ws")),
+      contact_(fmt::format("<{}>", contactUri_)) {}
 
 UserAgent::~UserAgent() {
   terminateAll();
@@ -259,9 +262,8 @@ std::string UserAgent::aor() const {
   return config_.user + "@" + config_.domain;
 }
 
-std::string UserAgent::contactUri() const {
-  return fmt::format("sip:{}@{};transport={}", config_.user, config_.host,
-                     config_.transport == Transport::Wss ? "wss" : "ws");
+const std::string& UserAgent::contactUri() const {
+  return contactUri_;
 }
 
 std::optional<std::string> UserAgent::targetUri(std::string_view target) const {
@@ -398,8 +400,7 @@ void UserAgent::sendCancel(Call& call) {
   send_(text);
 }
 
-void UserAgent::sendAck2xx(Call& call, const Message& ok) {
-  (void)ok;
+void UserAgent::sendAck2xx(Call& call) {
   if (call.ackText.empty()) {
     call.ackText = dialogRequest(call, "ACK", newBranch(), {}, {}, {}, call.inviteCseq);
   }
@@ -410,7 +411,7 @@ void UserAgent::sendOkWithRetransmission(Call& call, const Message& invite,
                                          std::string extraHeaders, std::string sdp) {
   auto ok = makeResponse(invite, 200, {}, call.localTag);
   copyRecordRoute(invite, *ok);
-  ok->appendHeader(HeaderId::Contact, fmt::format("<{}>", contactUri()));
+  ok->appendHeader(HeaderId::Contact, contact_);
   ok->appendHeader(HeaderId::Allow, std::string(kAllow));
   ok->appendHeader(HeaderId::Supported, "timer");
   appendHeaderLines(*ok, extraHeaders);
@@ -539,7 +540,7 @@ void UserAgent::refreshSession(CallRef ref) {
     if (!update) c->reinviteInProgress = false;
     const int status = response.status();
     if (status >= 200 && status < 300) {
-      if (!update) sendAck2xx(*c, response);
+      if (!update) sendAck2xx(*c);
       applySessionTimer(*c, response, true);
     } else if (status == 481 || status == 408) {
       // The dialog is gone on the far side (§10: the session is over).
@@ -711,7 +712,7 @@ void UserAgent::onInvite(std::unique_ptr<Message> invite) {
   Call& c = *call;
   c.invite = std::move(invite);
   calls_.emplace(ref, std::move(call));
-  sendResponse(*c.invite, 180, {}, c.localTag, fmt::format("Contact: <{}>\r\n", contactUri()));
+  sendResponse(*c.invite, 180, {}, c.localTag, fmt::format("Contact: {}\r\n", contact_));
   observer_.onIncomingCall(ref, *calls_[ref]->invite);
 }
 
@@ -856,23 +857,7 @@ CallRef UserAgent::call(std::string_view target, std::string sdp) {
   Call& c = *call;
   calls_.emplace(ref, std::move(call));
 
-  std::string extra =
-      fmt::format("Contact: <{}>\r\nAllow: {}\r\nSupported: timer\r\n", contactUri(), kAllow);
-  if (config_.sessionExpires > 0) {
-    extra += fmt::format("Session-Expires: {}\r\nMin-SE: {}\r\n", config_.sessionExpires,
-                         config_.minSessionExpires);
-  }
-  extra += fmt::format("User-Agent: {}\r\n", config_.userAgent);
-  c.inviteExtra = extra;
-  c.inviteBranch = newBranch();
-  c.inviteVia = viaLine(c.inviteBranch);
-  c.localCseq = 1;
-  c.inviteCseq = 1;
-  std::string text = fmt::format(
-      "INVITE {} SIP/2.0\r\nVia: {}\r\nMax-Forwards: 70\r\nFrom: {}\r\nTo: {}\r\nCall-ID: "
-      "{}\r\nCSeq: 1 INVITE\r\n{}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{}",
-      c.requestUri, c.inviteVia, c.inviteFrom, c.inviteTo, c.callId, extra, c.localSdp.size(),
-      c.localSdp);
+  c.localCseq = 0;
   c.ringTimer = timers_.schedule(config_.ringTimeout, [this, ref] {
     Call* cc = find(ref);
     if (!cc || cc->state != Call::State::Calling) return;
@@ -881,11 +866,30 @@ CallRef UserAgent::call(std::string_view target, std::string sdp) {
     cc->state = Call::State::Cancelling;
     end(*cc, EndCause::Timeout, 408, "No answer", false);
   });
+  sendInitialInvite(c, config_.sessionExpires, config_.minSessionExpires);
+  return ref;
+}
+
+// The dialog-creating INVITE (CSeq + 1, a fresh branch), first and after a 422.
+void UserAgent::sendInitialInvite(Call& call, int sessionExpires, int minSe) {
+  call.inviteBranch = newBranch();
+  call.inviteVia = viaLine(call.inviteBranch);
+  call.inviteCseq = ++call.localCseq;
+  std::string timer;
+  if (sessionExpires > 0) {
+    timer = fmt::format("Session-Expires: {}\r\nMin-SE: {}\r\n", sessionExpires, minSe);
+  }
+  std::string text = fmt::format(
+      "INVITE {} SIP/2.0\r\nVia: {}\r\nMax-Forwards: 70\r\nFrom: {}\r\nTo: {}\r\nCall-ID: "
+      "{}\r\nCSeq: {} INVITE\r\nContact: {}\r\nAllow: {}\r\nSupported: timer\r\n{}User-Agent: "
+      "{}\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{}",
+      call.requestUri, call.inviteVia, call.inviteFrom, call.inviteTo, call.callId, call.inviteCseq,
+      contact_, kAllow, timer, config_.userAgent, call.localSdp.size(), call.localSdp);
+  const CallRef ref = call.ref;
   sendTracked(
-      std::move(text), c.inviteBranch, ref, Method::Invite,
+      std::move(text), call.inviteBranch, ref, Method::Invite,
       [this, ref](const Message& r) { onInviteResponse(ref, r); },
       [this, ref](const Message& r) { onInviteResponse(ref, r); });
-  return ref;
 }
 
 void UserAgent::onInviteResponse(CallRef ref, const Message& response) {
@@ -939,7 +943,7 @@ void UserAgent::onInviteResponse(CallRef ref, const Message& response) {
       call.remoteAllow = std::string(response.first(HeaderId::Allow));
       call.remoteSdp = std::string(response.body());
     }
-    sendAck2xx(call, response);
+    sendAck2xx(call);
     if (call.state == Call::State::Cancelling || call.state == Call::State::Ended) {
       // We hung up (or gave up) while it was being answered: end it now.
       if (call.state == Call::State::Cancelling) {
@@ -968,23 +972,7 @@ void UserAgent::onInviteResponse(CallRef ref, const Message& response) {
     const int minSe = parseInt(response.first(HeaderId::MinSE), 0);
     if (minSe > 0 && minSe <= 86400) {
       call.retried422 = true;
-      call.inviteBranch = newBranch();
-      call.inviteVia = viaLine(call.inviteBranch);
-      call.inviteCseq = ++call.localCseq;
-      std::string extra = fmt::format(
-          "Contact: <{}>\r\nAllow: {}\r\nSupported: timer\r\n"
-          "Session-Expires: {}\r\nMin-SE: {}\r\nUser-Agent: {}\r\n",
-          contactUri(), kAllow, minSe, minSe, config_.userAgent);
-      std::string text = fmt::format(
-          "INVITE {} SIP/2.0\r\nVia: {}\r\nMax-Forwards: 70\r\nFrom: {}\r\nTo: {}\r\nCall-ID: "
-          "{}\r\nCSeq: {} INVITE\r\n{}Content-Type: application/sdp\r\nContent-Length: "
-          "{}\r\n\r\n{}",
-          call.requestUri, call.inviteVia, call.inviteFrom, call.inviteTo, call.callId,
-          call.inviteCseq, extra, call.localSdp.size(), call.localSdp);
-      sendTracked(
-          std::move(text), call.inviteBranch, ref, Method::Invite,
-          [this, ref](const Message& r) { onInviteResponse(ref, r); },
-          [this, ref](const Message& r) { onInviteResponse(ref, r); });
+      sendInitialInvite(call, minSe, minSe);
       return;
     }
   }
@@ -1012,8 +1000,8 @@ bool UserAgent::progress(CallRef ref, std::string sdp) {
   Call* call = find(ref);
   if (!call || call->outgoing || call->state != Call::State::Ringing || sdp.empty()) return false;
   call->localSdp = sdp;
-  sendResponse(*call->invite, 183, {}, call->localTag,
-               fmt::format("Contact: <{}>\r\n", contactUri()), std::move(sdp), std::string(kSdp));
+  sendResponse(*call->invite, 183, {}, call->localTag, fmt::format("Contact: {}\r\n", contact_),
+               std::move(sdp), std::string(kSdp));
   return true;
 }
 
@@ -1083,7 +1071,7 @@ bool UserAgent::reinvite(CallRef ref, std::string sdp, Done done) {
                 c->reinviteInProgress = false;
                 const int status = response.status();
                 if (status >= 200 && status < 300) {
-                  sendAck2xx(*c, response);
+                  sendAck2xx(*c);
                   if (isSdp(response)) c->remoteSdp = std::string(response.body());
                   applySessionTimer(*c, response, true);
                 } else {

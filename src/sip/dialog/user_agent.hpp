@@ -140,8 +140,8 @@ class UserAgent {
 
   bool hasCall(CallRef call) const;
   std::size_t callCount() const;
-  std::string contactUri() const;
-  std::string aor() const;  // "user@domain"
+  const std::string& contactUri() const;  // "sip:user@host;transport=ws"
+  std::string aor() const;                // "user@domain"
 
  private:
   struct Call;
@@ -170,7 +170,8 @@ class UserAgent {
                    std::function<void(const Message&)> onProvisional = {});
   void sendBye(Call& call, std::string_view reasonHeader = {});
   void sendCancel(Call& call);
-  void sendAck2xx(Call& call, const Message& ok);
+  void sendAck2xx(Call& call);
+  void sendInitialInvite(Call& call, int sessionExpires, int minSe);
   void sendOkWithRetransmission(Call& call, const Message& invite, std::string extraHeaders,
                                 std::string sdp);
   void stopOkRetransmission(Call& call);
@@ -205,6 +206,8 @@ class UserAgent {
   bool registered_ = false;
   std::uint32_t messageCseq_ = 0;
   bool terminated_ = false;
+  const std::string contactUri_;
+  const std::string contact_;  // "<contactUri_>", as Contact headers carry it
 };
 
 // The o= line of an SDP body ("" when none): a session description whose
