@@ -267,7 +267,8 @@ async function launchBrowser(dir) {
 }
 
 // A page of the web phone, with its console collected for failure reports.
-async function openPhone(context, name, fragment = '') {
+// `base`: another node's web server; `query`: e.g. '?protocol=json'.
+async function openPhone(context, name, fragment = '', { base = pageBase, query = '' } = {}) {
   const page = await context.newPage();
   if (process.env.TANDEM_JSSIP_DEBUG) {
     await page.addInitScript(() => localStorage.setItem('debug', 'JsSIP:*'));
@@ -276,7 +277,7 @@ async function openPhone(context, name, fragment = '') {
   page.consoleLines = [];
   page.on('console', (m) => page.consoleLines.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => page.consoleLines.push(`pageerror: ${e.message}`));
-  await page.goto(`${pageBase}/${fragment}`);
+  await page.goto(`${base}/${query}${fragment}`);
   return page;
 }
 
@@ -295,13 +296,20 @@ async function waitState(page, want, timeoutMs = 15000) {
   }
 }
 
-async function login(page, user, password) {
+// Signs in through the form; `protocol` picks the signaling ('sip' for JsSIP,
+// 'json' for tandem.v1) in the form's selector.
+async function login(page, user, password, { protocol } = {}) {
+  if (protocol) await page.selectOption('#protocol', protocol);
   await page.fill('#user', user);
   await page.fill('#password', password);
   await page.click('#sign-in');
   await waitState(page, 'registered');
   const status = await page.textContent('#reg-status');
   expect(status.includes(user), `${page.label}: registration status '${status}' does not name ${user}`);
+  if (protocol) {
+    expect(status.includes('(JSON)') === (protocol === 'json'),
+           `${page.label}: registration status '${status}' does not show the ${protocol} signaling`);
+  }
   log(`${page.label} registered as ${user}`);
 }
 
@@ -321,6 +329,29 @@ async function metric(series) {
 
 async function messageText(page) {
   return (await page.textContent('#message')) ?? '';
+}
+
+async function waitMessage(page, fragment, timeoutMs = 15000) {
+  await waitFor(`${page.label} to say '${fragment}'`, async () => (await messageText(page)).includes(fragment), timeoutMs)
+    .catch(async (e) => { throw new TestFailure(`${e.message}; message is '${await messageText(page)}'`); });
+}
+
+// Sends a text message through the page's message form, to `to`.
+async function sendText(page, to, text) {
+  await page.fill('#dial-input', to);
+  await page.fill('#text-input', text);
+  await page.click('#text-send');
+  await waitFor(`${page.label}'s message to ${to} to be sent`, () => page.evaluate(
+    (t) => [...document.querySelectorAll('#texts li[data-dir="out"]')].some((li) => li.textContent.includes(t)), text))
+    .catch(async (e) => { throw new TestFailure(`${e.message}; message is '${await messageText(page)}'`); });
+}
+
+// Waits until the page shows a received text message containing `text` from `from`.
+async function receivedText(page, from, text) {
+  const shown = await waitFor(`${page.label} to show the message '${text}'`, () => page.evaluate(
+    (t) => [...document.querySelectorAll('#texts li[data-dir="in"]')].map((li) => li.textContent).find((x) => x.includes(t)),
+    text));
+  expect(shown.includes(from), `${page.label} shows the message as '${shown}', not from ${from}`);
 }
 
 // inbound-rtp audio packetsReceived of the page's current call.
@@ -363,6 +394,23 @@ async function aliceCallsBob(context) {
   await bob.click('#accept');
   await waitState(alice, 'in-call');
   return { alice, bob };
+}
+
+// `caller` dials `target`; `callee` rings (showing `shownAs`) and accepts;
+// audio flows both ways; `hangsUp` (one of the two) ends it, both sides end.
+async function callWithAudio(caller, callee, target, shownAs, hangsUp) {
+  await dial(caller, target);
+  await waitState(callee, 'ringing-in');
+  const incoming = await callee.textContent('#incoming');
+  expect(incoming.includes(shownAs), `${callee.label}'s incoming call does not show ${shownAs}: '${incoming}'`);
+  await callee.click('#accept');
+  await waitState(caller, 'in-call');
+  await waitState(callee, 'in-call');
+  await expectAudioFlowing(caller);
+  await expectAudioFlowing(callee);
+  await hangsUp.click('#hangup');
+  await waitState(caller, 'registered');
+  await waitState(callee, 'registered');
 }
 
 // desk (a sipp UAS with a WebRTC answer) registers; alice's web phone calls it
@@ -550,6 +598,107 @@ const tests = {
   // The same with a bearer token instead of carol's password.
   async sipjs_token({ context, tandem }) {
     await sipJsCallsBob(context, { token: tandem.mintToken('carol') });
+  },
+
+  // The web phone in JSON mode (tandem.v1, the gateway is its SIP user agent)
+  // and the web phone in SIP mode (JsSIP) on one node: calls both ways with
+  // audio, mute, hang-up from either side, text messages both ways, a busy
+  // JSON phone, an offline user, and a wrong password in JSON mode.
+  async json_phone({ context }) {
+    const wrong = await openPhone(context, 'wrong');
+    await wrong.selectOption('#protocol', 'json');
+    await wrong.fill('#user', 'alice');
+    await wrong.fill('#password', 'not-the-password');
+    await wrong.click('#sign-in');
+    await waitMessage(wrong, 'Wrong user name or password');
+    expect((await state(wrong)) === 'login', `a wrong password left the JSON phone in '${await state(wrong)}'`);
+    await wrong.close();
+
+    const alice = await openPhone(context, 'alice');
+    const bob = await openPhone(context, 'bob');
+    await login(alice, 'alice', PASSWORDS.alice, { protocol: 'json' });
+    await login(bob, 'bob', PASSWORDS.bob, { protocol: 'sip' });
+    expect(await metric('tandem_gateway_sessions') === 1, 'tandem_gateway_sessions is not 1');
+
+    // JSON -> JsSIP.
+    await dial(alice, 'bob');
+    await waitState(bob, 'ringing-in');
+    expect((await bob.textContent('#incoming')).includes('alice'), 'bob\'s incoming call does not name alice');
+    await bob.click('#accept');
+    await waitState(alice, 'in-call');
+    await waitState(bob, 'in-call');
+    expect(await metric('tandem_gateway_calls') === 1, 'tandem_gateway_calls is not 1 during the call');
+    await expectAudioFlowing(alice);
+    await expectAudioFlowing(bob);
+    // Mute on the JSON phone: its microphone track is disabled.
+    await alice.click('#mute');
+    expect(await alice.evaluate(() => window.tandemPhone.phone.localAudioTrack()?.enabled === false),
+           'mute did not disable alice\'s microphone track');
+    await alice.click('#mute');
+    await bob.click('#hangup');
+    await waitState(alice, 'registered');
+    await waitMessage(alice, 'hung up');
+    await waitState(bob, 'registered');
+
+    // JsSIP -> JSON, hung up by the JSON side.
+    await dial(bob, 'alice');
+    await waitState(alice, 'ringing-in');
+    expect((await alice.textContent('#incoming')).includes('bob'), 'alice\'s incoming call does not name bob');
+    await alice.click('#accept');
+    await waitState(bob, 'in-call');
+    await waitState(alice, 'in-call');
+    await expectAudioFlowing(alice);
+    await expectAudioFlowing(bob);
+
+    // carol calls alice, who is busy: the JSON phone answers 486.
+    const carol = await openPhone(context, 'carol');
+    await login(carol, 'carol', PASSWORDS.carol);
+    await dial(carol, 'alice');
+    await waitMessage(carol, 'busy');
+    expect((await state(alice)) === 'in-call', 'alice\'s call did not survive carol\'s attempt');
+    await carol.close();
+
+    await alice.click('#hangup');
+    await waitState(bob, 'registered');
+    await waitState(alice, 'registered');
+    await waitFor('tandem_gateway_calls to drop to 0', async () => (await metric('tandem_gateway_calls')) === 0);
+
+    // Text messages both ways.
+    await sendText(alice, 'bob', 'hello bob, from JSON');
+    await receivedText(bob, 'alice', 'hello bob, from JSON');
+    await sendText(bob, 'alice', 'hi alice, from JsSIP');
+    await receivedText(alice, 'bob', 'hi alice, from JsSIP');
+
+    // An offline user, from the JSON phone.
+    await dial(alice, 'desk');
+    await waitMessage(alice, 'not available');
+    await waitState(alice, 'registered');
+
+    // Signing out closes the connection: the gateway's session goes.
+    await alice.click('#sign-out');
+    await waitFor('tandem_gateway_sessions to drop to 0', async () => (await metric('tandem_gateway_sessions')) === 0);
+  },
+
+  // Federation with real browsers: a JSON-protocol web phone alice@a.test and a
+  // JsSIP web phone bob@b.test, on two Tandems that find each other through
+  // dnsmasq. alice calls bob and bob calls alice; audio flows both ways each
+  // time; each side hangs up once; text messages cross both ways.
+  async federation_browsers({ context, args, dir }) {
+    const { a, b } = await startDomains(args, dir);
+    const alice = await openPhone(context, 'alice', '', { base: `http://${a.ip}:${HTTP_PORT}` });
+    const bob = await openPhone(context, 'bob', '', { base: `http://${b.ip}:${HTTP_PORT}`, query: '?protocol=sip' });
+    await login(alice, 'alice', PASSWORDS.alice, { protocol: 'json' });
+    await login(bob, 'bob', PASSWORDS.bob, { protocol: 'sip' });
+
+    await callWithAudio(alice, bob, 'bob@b.test', 'alice@a.test', bob);
+    log('a.test -> b.test: done');
+    await callWithAudio(bob, alice, 'alice@a.test', 'bob@b.test', alice);
+    log('b.test -> a.test: done');
+
+    await sendText(alice, 'bob@b.test', 'hello from a.test');
+    await receivedText(bob, 'alice@a.test', 'hello from a.test');
+    await sendText(bob, 'alice@a.test', 'hello from b.test');
+    await receivedText(alice, 'bob@b.test', 'hello from b.test');
   },
 
 };

@@ -1,9 +1,15 @@
-// The web phone's UI: plain DOM, no framework. All SIP lives in phone.js.
+// The web phone's UI: plain DOM, no framework. The signaling lives in
+// phone.js (SIP over WebSocket with JsSIP) or json_phone.js (Tandem's JSON
+// protocol, tandem.v1): the user picks one at sign-in; both have the same
+// methods and events.
 
 import { Phone, JsSIP } from './phone.js';
+import { JsonPhone, SUBPROTOCOL as JSON_SUBPROTOCOL } from './json_phone.js';
 
 const CONFIG_URL = '/api/config';
 const STORAGE_USER = 'tandem.webphone.user';
+const STORAGE_PROTOCOL = 'tandem.webphone.protocol';
+const PROTOCOLS = ['sip', 'json'];
 const MSG_CONFIG = "The phone cannot reach the server's configuration — is the Tandem server running? Retrying…";
 const MSG_AUTH = 'Wrong user name or password';
 const MSG_NETWORK = 'Network lost — reconnecting…';
@@ -18,6 +24,7 @@ const el = {
   loginForm: $('login-form'),
   user: $('user'),
   password: $('password'),
+  protocol: $('protocol'),
   signIn: $('sign-in'),
   domainHint: $('domain-hint'),
   phoneView: $('phone-view'),
@@ -27,6 +34,10 @@ const el = {
   dialForm: $('dial-form'),
   dialInput: $('dial-input'),
   callButton: $('call-button'),
+  textForm: $('text-form'),
+  textInput: $('text-input'),
+  textSend: $('text-send'),
+  texts: $('texts'),
   incoming: $('incoming'),
   incomingName: $('incoming-name'),
   incomingUri: $('incoming-uri'),
@@ -162,6 +173,27 @@ function rememberedUser() {
   }
 }
 
+// The signaling the user picked last: ?protocol=json|sip in the address wins.
+function initialProtocol() {
+  const asked = new URLSearchParams(location.search).get('protocol');
+  if (PROTOCOLS.includes(asked)) return asked;
+  try {
+    const stored = localStorage.getItem(STORAGE_PROTOCOL);
+    if (PROTOCOLS.includes(stored)) return stored;
+  } catch {
+    // private mode: ignore
+  }
+  return 'sip';
+}
+
+function rememberProtocol(protocol) {
+  try {
+    localStorage.setItem(STORAGE_PROTOCOL, protocol);
+  } catch {
+    // private mode: ignore
+  }
+}
+
 function rememberUser(user) {
   try {
     localStorage.setItem(STORAGE_USER, user);
@@ -181,7 +213,15 @@ function parseConfig(json) {
   if (!wsUrl) wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
   const iceServers = Array.isArray(json.iceServers) ? json.iceServers : [];
   const ttls = iceServers.map((s) => Number(s && s.ttl)).filter((t) => t > 0);
-  return { domain, wsUrl, iceServers, fetchedAt: Date.now(), ttl: ttls.length ? Math.min(...ttls) : 0 };
+  const subprotocols = json.websocket && Array.isArray(json.websocket.subprotocols) ? json.websocket.subprotocols : null;
+  return {
+    domain,
+    wsUrl,
+    iceServers,
+    subprotocols,
+    fetchedAt: Date.now(),
+    ttl: ttls.length ? Math.min(...ttls) : 0,
+  };
 }
 
 async function fetchConfig(user) {
@@ -198,6 +238,10 @@ function loadConfig() {
       .then((c) => {
         config = c;
         el.domainHint.textContent = `Your address will be user@${c.domain}`;
+        // A server without the JSON protocol: offer only SIP.
+        const json = el.protocol.querySelector('option[value="json"]');
+        json.disabled = !!c.subprotocols && !c.subprotocols.includes(JSON_SUBPROTOCOL);
+        if (json.disabled && el.protocol.value === 'json') el.protocol.value = 'sip';
         return c;
       })
       .finally(() => {
@@ -417,7 +461,7 @@ function regStatusText() {
     default:
       break;
   }
-  if (regState === 'registered') return `Registered as ${phone.aor}`;
+  if (regState === 'registered') return `Registered as ${phone.aor}${phone.protocol === 'json' ? ' (JSON)' : ''}`;
   if (regState === 'unregistered') return 'Not registered';
   return 'Registering…';
 }
@@ -447,6 +491,9 @@ function render() {
   const active = callState === 'calling' || callState === 'ringing' || callState === 'in-call';
 
   show(el.dialForm, signedIn && !callState);
+  show(el.textForm, signedIn && !callState);
+  el.textSend.disabled = !(signedIn && netState === 'connected' && regState === 'registered');
+  show(el.texts, signedIn && el.texts.childElementCount > 0);
   el.callButton.disabled = !(signedIn && netState === 'connected');
   show(el.incoming, callState === 'ringing-in');
 
@@ -693,6 +740,31 @@ function onCall(e) {
   render();
 }
 
+// Text messages: newest last, at most TEXTS_KEPT.
+const TEXTS_KEPT = 20;
+
+function addText(direction, who, text) {
+  const item = document.createElement('li');
+  item.dataset.dir = direction;
+  const name = document.createElement('span');
+  name.className = 'who';
+  name.textContent = direction === 'out' ? `To ${who}:` : `${who}:`;
+  item.append(name, document.createTextNode(text));
+  el.texts.append(item);
+  while (el.texts.childElementCount > TEXTS_KEPT) el.texts.firstElementChild.remove();
+  item.scrollIntoView({ block: 'nearest' });
+}
+
+function clearTexts() {
+  el.texts.replaceChildren();
+}
+
+function onText(e) {
+  const who = e.peer ? e.peer.short || e.peer.name : 'Someone';
+  addText('in', who, e.text);
+  render();
+}
+
 function onBusy(e) {
   const who = e.peer ? e.peer.name : 'Someone';
   setMessage(`${who} called while you were on another call`, 'info', 'busy');
@@ -741,13 +813,17 @@ async function signIn(creds) {
   netState = 'connecting';
   regState = 'pending';
   lastCall = null;
-  const p = new Phone(config, creds);
+  const protocol = creds.protocol === 'json' ? 'json' : 'sip';
+  rememberProtocol(protocol);
+  clearTexts();
+  const p = protocol === 'json' ? new JsonPhone(config, creds) : new Phone(config, creds);
   p.on('transport', onTransport);
   p.on('registration', onRegistration);
   p.on('incoming', onIncoming);
   p.on('busy', onBusy);
   p.on('call', onCall);
   p.on('remotestream', onRemoteStream);
+  p.on('message', onText);
   phone = p;
   try {
     p.start();
@@ -796,7 +872,7 @@ function signInWithToken(token) {
     return;
   }
   el.user.value = user;
-  signIn({ user, token });
+  signIn({ user, token, protocol: el.protocol.value });
 }
 
 // ---- UI events -----------------------------------------------------------------------
@@ -816,7 +892,7 @@ el.loginForm.addEventListener('submit', (event) => {
     el.password.focus();
     return;
   }
-  signIn({ user, password });
+  signIn({ user, password, protocol: el.protocol.value });
 });
 
 el.dialForm.addEventListener('submit', (event) => {
@@ -834,6 +910,35 @@ el.dialForm.addEventListener('submit', (event) => {
     phone.call(target);
   } catch (error) {
     setMessage(error.message, 'error', 'call');
+    render();
+  }
+});
+
+el.textForm.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  if (!phone) return;
+  const target = el.dialInput.value.trim();
+  const text = el.textInput.value;
+  if (!target) {
+    setMessage('Enter the user name or SIP address to send the message to', 'error', 'text');
+    el.dialInput.focus();
+    return;
+  }
+  if (!text.trim()) {
+    el.textInput.focus();
+    return;
+  }
+  clearMessage('text');
+  const p = phone;
+  el.textSend.disabled = true;
+  try {
+    await p.sendMessage(target, text);
+    if (phone !== p) return;
+    addText('out', target, text);
+    el.textInput.value = '';
+  } catch (error) {
+    if (phone === p) setMessage(`The message to ${target} was not delivered: ${error.message || error}`, 'error', 'text');
+  } finally {
     render();
   }
 });
@@ -917,6 +1022,7 @@ async function loadConfigWithRetry(delay = 3000) {
 
 async function init() {
   el.user.value = rememberedUser();
+  el.protocol.value = initialProtocol();
   render();
   pendingToken = takeFragmentToken();
   if (pendingToken) {

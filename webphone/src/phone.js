@@ -23,13 +23,13 @@ const USER_AGENT = 'Tandem web phone';
 // How long to wait for ICE candidates before sending the offer/answer: JsSIP
 // waits for gathering to complete, which takes long when a STUN/TURN server
 // does not answer. Counted from the first candidate.
-const ICE_GATHERING_CAP_MS = 3000;
+export const ICE_GATHERING_CAP_MS = 3000;
 // Once a relay (TURN) candidate is in, wait only a little for the rest.
-const ICE_AFTER_RELAY_MS = 400;
+export const ICE_AFTER_RELAY_MS = 400;
 // Retry REGISTER after a failure that JsSIP does not retry by itself.
 const REGISTER_RETRY_MS = 30000;
 
-class Emitter {
+export class Emitter {
   constructor() {
     this._handlers = new Map();
   }
@@ -81,7 +81,7 @@ export function normalizeTarget(input, domain) {
   return uri;
 }
 
-function encodeUser(user) {
+export function encodeUser(user) {
   // RFC 3261 user part: unreserved / escaped / user-unreserved.
   return user.replace(/[^A-Za-z0-9\-_.!~*'()&=+$,;?/]/g, (c) =>
     Array.from(new TextEncoder().encode(c), (b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join('')
@@ -105,7 +105,7 @@ function safeDecode(text) {
 }
 
 // Describes a NameAddrHeader (remote identity) for display.
-function describeIdentity(identity, domain) {
+export function describeIdentity(identity, domain) {
   if (!identity) return { name: 'Unknown', uri: '' };
   const uri = identity.uri;
   const display = identity.display_name ? String(identity.display_name) : '';
@@ -117,14 +117,16 @@ function describeIdentity(identity, domain) {
   };
 }
 
-export class Phone extends Emitter {
+// What both phones (this JsSIP one and JsonPhone) share: the state the UI
+// reads, the ICE configuration, the call's target, and the WebRTC streams.
+export class BasePhone extends Emitter {
   // config: {domain, wsUrl, iceServers}
   // credentials: {user, password} or {user, token}
-  constructor(config, credentials) {
+  constructor(config, credentials, protocol) {
     super();
     this.config = config;
     this.credentials = credentials;
-    this.ua = null;
+    this.protocol = protocol;
     this.session = null;
     this.peerConnection = null;
     this.peer = null;
@@ -136,20 +138,92 @@ export class Phone extends Emitter {
     this.callDirection = null;
     this.answeredAt = null;
     this._stopped = false;
-    this._registerRetry = null;
   }
 
   get aor() {
     return this.uri ? `${this.uri.user}@${this.uri.host}` : '';
   }
 
-  // Throws with a human message when the settings are unusable.
-  start() {
-    const { user, password, token } = this.credentials;
-    const { domain, wsUrl } = this.config;
-    const address = String(user).includes('@') ? `sip:${user}` : `sip:${encodeUser(String(user))}@${domain}`;
+  // Sets this.uri from the credentials' user; throws when it is not one.
+  _parseUser() {
+    const { user } = this.credentials;
+    const address = String(user).includes('@') ? `sip:${user}` : `sip:${encodeUser(String(user))}@${this.config.domain}`;
     this.uri = JsSIP.URI.parse(address);
     if (!this.uri || !this.uri.user) throw new Error(`"${user}" is not a valid user name`);
+  }
+
+  updateIceServers(iceServers) {
+    this.config = { ...this.config, iceServers };
+  }
+
+  get pcConfig() {
+    // Always explicit, even when empty: nothing may default to a public STUN server.
+    return { iceServers: cleanIceServers(this.config.iceServers) };
+  }
+
+  // The URI to call for what the user typed; throws with a human message.
+  _target(input) {
+    const target = normalizeTarget(input, this.config.domain);
+    if (!target) throw new Error(`"${String(input).trim()}" is not a valid user name or SIP address`);
+    return target;
+  }
+
+  // Starts an outgoing call's state; throws when one is going on already.
+  _beginOutgoing(input, connected) {
+    if (this.session) throw new Error('Hang up the current call first');
+    if (!connected) throw new Error('Not connected to the server yet');
+    const target = this._target(input);
+    const name = shortName(target, this.config.domain);
+    this.peer = { name, short: name, uri: `${target.user}@${target.host}` };
+    this.callDirection = 'outgoing';
+    this.callState = 'calling';
+    this.muted = false;
+    return target;
+  }
+
+  _inCall() {
+    if (this.callState === 'in-call') return;
+    this.callState = 'in-call';
+    this.answeredAt = Date.now();
+    this.emit('call', { state: 'in-call', peer: this.peer });
+    this._pickStreams();
+  }
+
+  // Fallback when 'track' fired before we listened.
+  _pickStreams() {
+    const pc = this.peerConnection;
+    if (!pc) return;
+    const remote = pc
+      .getReceivers()
+      .map((r) => r.track)
+      .filter((t) => t && t.kind === 'audio');
+    if (remote.length) this.emit('remotestream', { stream: new MediaStream(remote), fallback: true });
+  }
+
+  remoteAudioTrack() {
+    const pc = this.peerConnection;
+    if (!pc || pc.signalingState === 'closed') return null;
+    for (const receiver of pc.getReceivers()) {
+      if (receiver.track && receiver.track.kind === 'audio' && receiver.track.readyState === 'live') return receiver.track;
+    }
+    return null;
+  }
+}
+
+export class Phone extends BasePhone {
+  // config: {domain, wsUrl, iceServers}
+  // credentials: {user, password} or {user, token}
+  constructor(config, credentials) {
+    super(config, credentials, 'sip');
+    this.ua = null;
+    this._registerRetry = null;
+  }
+
+  // Throws with a human message when the settings are unusable.
+  start() {
+    const { password, token } = this.credentials;
+    const { wsUrl } = this.config;
+    this._parseUser();
 
     let socket;
     try {
@@ -199,28 +273,8 @@ export class Phone extends Emitter {
     this._clearCall();
   }
 
-  updateIceServers(iceServers) {
-    this.config = { ...this.config, iceServers };
-  }
-
-  get pcConfig() {
-    // Always explicit, even when empty: nothing may default to a public STUN server.
-    return { iceServers: cleanIceServers(this.config.iceServers) };
-  }
-
   call(input) {
-    if (this.session) throw new Error('Hang up the current call first');
-    if (!this.ua || !this.ua.isConnected()) throw new Error('Not connected to the server yet');
-    const target = normalizeTarget(input, this.config.domain);
-    if (!target) throw new Error(`"${String(input).trim()}" is not a valid user name or SIP address`);
-    this.peer = {
-      name: shortName(target, this.config.domain),
-      short: shortName(target, this.config.domain),
-      uri: `${target.user}@${target.host}`,
-    };
-    this.callDirection = 'outgoing';
-    this.callState = 'calling';
-    this.muted = false;
+    const target = this._beginOutgoing(input, !!this.ua && this.ua.isConnected());
     // Emitted before ua.call(): JsSIP may fail synchronously-ish (no mic).
     this.emit('call', { state: 'calling', peer: this.peer });
     try {
@@ -278,6 +332,29 @@ export class Phone extends Emitter {
     if (muted) session.mute({ audio: true });
     else session.unmute({ audio: true });
     this.muted = session.isMuted().audio;
+  }
+
+  // A text message (SIP MESSAGE, RFC 3428): resolves with the SIP status.
+  sendMessage(input, text) {
+    if (!this.ua || !this.ua.isConnected()) return Promise.reject(new Error('Not connected to the server yet'));
+    let target;
+    try {
+      target = this._target(input);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise((resolve, reject) => {
+      this.ua.sendMessage(target.toString(), String(text), {
+        contentType: 'text/plain;charset=utf-8',
+        eventHandlers: {
+          succeeded: (e) => resolve(e.response ? e.response.status_code : 200),
+          failed: (e) => {
+            const code = e.response ? e.response.status_code : null;
+            reject(new Error(code ? `${code} ${e.response.reason_phrase || e.cause}` : e.cause));
+          },
+        },
+      });
+    });
   }
 
   // ---- JsSIP wiring -------------------------------------------------------
@@ -353,6 +430,19 @@ export class Phone extends Emitter {
           }, REGISTER_RETRY_MS);
         }
         this.emit('registration', { state: 'failed', cause: e.cause, statusCode, authFailed });
+      })
+    );
+    ua.on(
+      'newMessage',
+      mine((e) => {
+        if (e.originator !== 'remote' || !e.request) return;
+        const contentType = String(e.request.getHeader('Content-Type') || 'text/plain');
+        if (!/^text\//i.test(contentType)) return;
+        this.emit('message', {
+          peer: describeIdentity(e.message.remote_identity, this.config.domain),
+          text: String(e.request.body || ''),
+          contentType,
+        });
       })
     );
     ua.on(
@@ -455,14 +545,6 @@ export class Phone extends Emitter {
     session.on('unmuted', mine(() => (this.muted = false)));
   }
 
-  _inCall() {
-    if (this.callState === 'in-call') return;
-    this.callState = 'in-call';
-    this.answeredAt = Date.now();
-    this.emit('call', { state: 'in-call', peer: this.peer });
-    this._pickStreams();
-  }
-
   // Caps ICE gathering (see ICE_GATHERING_CAP_MS).
   _onIceCandidate(e) {
     this._iceReady = e.ready;
@@ -503,32 +585,12 @@ export class Phone extends Emitter {
     this.emit('peerconnection', { pc });
   }
 
-  // Fallback when 'track' fired before we listened.
-  _pickStreams() {
-    const pc = this.peerConnection;
-    if (!pc) return;
-    const remote = pc
-      .getReceivers()
-      .map((r) => r.track)
-      .filter((t) => t && t.kind === 'audio');
-    if (remote.length) this.emit('remotestream', { stream: new MediaStream(remote), fallback: true });
-  }
-
   // The local microphone track, once JsSIP has added it.
   localAudioTrack() {
     const pc = this.peerConnection;
     if (!pc || pc.signalingState === 'closed') return null;
     for (const sender of pc.getSenders()) {
       if (sender.track && sender.track.kind === 'audio') return sender.track;
-    }
-    return null;
-  }
-
-  remoteAudioTrack() {
-    const pc = this.peerConnection;
-    if (!pc || pc.signalingState === 'closed') return null;
-    for (const receiver of pc.getReceivers()) {
-      if (receiver.track && receiver.track.kind === 'audio' && receiver.track.readyState === 'live') return receiver.track;
     }
     return null;
   }
