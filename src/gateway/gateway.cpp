@@ -235,27 +235,43 @@ void Session::login(const Json& id, const Json& params) {
   const auto user = signaling::stringParam(params, "user");
   const auto password = signaling::stringParam(params, "password");
   const auto token = signaling::stringParam(params, "token");
+  if (!token && !(user && password)) {
+    return fail(id, ec::kInvalidParams,
+                "login needs \"user\" and \"password\" (strings), or \"token\"");
+  }
+  auto& limiter = gateway_.loginLimiter();
+  const auto address = peer_->remote().address.to_string();
+  const auto now = gateway_.timers().now();
+  if (const auto wait = limiter.retryAfter(address, now); wait.count() > 0) {
+    const auto seconds = (wait.count() + 999) / 1000;
+    core::logger("gateway")->info("login from {} refused unchecked: too many failed logins",
+                                  peer_->remote().toString());
+    return fail(id, ec::kLoginFailed,
+                fmt::format("login failed: too many failed logins from your address, try again "
+                            "in {} s",
+                            seconds),
+                Json{{"retryAfter", seconds}});
+  }
   auto& auth = gateway_.auth();
   std::string who;
   if (token) {
     std::string why;
     who = auth.verifyToken(*token, &why);
     if (who.empty() || (user && *user != who)) {
+      limiter.failed(address, now);
       core::logger("gateway")->info("login from {} refused: token {}", peer_->remote().toString(),
                                     who.empty() ? why : "names another user");
       return fail(id, ec::kLoginFailed,
                   "login failed: " + (who.empty() ? why : "token is for another user"));
     }
-  } else if (user && password) {
+  } else {
     if (user->empty() || user->size() > 128 || !auth.verifyPassword(*user, *password)) {
+      limiter.failed(address, now);
       core::logger("gateway")->info("login from {} refused: wrong user or password",
                                     peer_->remote().toString());
       return fail(id, ec::kLoginFailed, "login failed: wrong user or password");
     }
     who = *user;
-  } else {
-    return fail(id, ec::kInvalidParams,
-                "login needs \"user\" and \"password\" (strings), or \"token\"");
   }
   loginId_ = id;
   state_ = State::LoggingIn;
@@ -425,7 +441,8 @@ void Session::callControl(const Json& id, const std::string& m, const Json& para
   }
   if (m == "progress") {
     if (!ua_->progress(ref, *sdp)) {
-      return fail(id, ec::kWrongState, "only a ringing incoming call can send early media");
+      return fail(id, ec::kWrongState,
+                  "only a ringing incoming call that came with an offer can send early media");
     }
     return reply(id, Json::object());
   }
@@ -551,8 +568,10 @@ void Session::onIncomingCall(sip::CallRef ref, const sip::Message& invite) {
   const auto to = invite.to();
   Json params{{"call", nameCall(ref)},
               {"from", from ? std::string(from->uri.text) : std::string()},
-              {"to", to ? std::string(to->uri.text) : std::string()},
-              {"sdp", invite.body()}};
+              {"to", to ? std::string(to->uri.text) : std::string()}};
+  // No body: a late offer; the client's `answer` carries its offer and the
+  // caller's answer comes in call.answered.
+  if (!invite.body().empty()) params["sdp"] = invite.body();
   if (from && !from->displayName.empty()) params["fromName"] = displayName(from->displayName);
   notify("call.incoming", std::move(params));
 }
@@ -673,7 +692,8 @@ Gateway::Gateway(GatewayConfig config, sip::TransportLayer& transport,
       transport_(transport),
       auth_(auth),
       timers_(timers),
-      post_(std::move(post)) {}
+      post_(std::move(post)),
+      loginLimiter_(config_.maxLoginFailures, config_.loginFailureWindow) {}
 
 Gateway::~Gateway() {
   shutdown();

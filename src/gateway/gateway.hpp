@@ -16,6 +16,7 @@
 
 #include "core/endpoint.hpp"
 #include "core/timer_service.hpp"
+#include "gateway/login_limiter.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -58,6 +59,10 @@ struct GatewayConfig {
   // far side) before the gateway refuses the offer with 500.
   std::chrono::milliseconds offerTimeout{10000};
   std::size_t maxCallsPerConnection = 16;
+  // Failed logins (password or token) one IP address may make per window
+  // before its logins are refused unchecked for the rest of it; 0: no limit.
+  int maxLoginFailures = 10;
+  std::chrono::milliseconds loginFailureWindow{60000};
   std::string userAgent = "Tandem";
 };
 
@@ -90,6 +95,7 @@ class Gateway {
   registrar::Authenticator& auth() { return auth_; }
   core::TimerService& timers() { return timers_; }
   const Post& post() const { return post_; }
+  LoginLimiter& loginLimiter() { return loginLimiter_; }
 
  private:
   GatewayConfig config_;
@@ -97,6 +103,7 @@ class Gateway {
   registrar::Authenticator& auth_;
   core::TimerService& timers_;
   Post post_;
+  LoginLimiter loginLimiter_;
   std::unordered_set<std::shared_ptr<Session>> sessions_;
   bool stopped_ = false;
 };

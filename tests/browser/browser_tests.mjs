@@ -590,6 +590,28 @@ const tests = {
     await waitState(bob, 'registered');
   },
 
+  // A late offer (INVITE without SDP, as some desk phones and PBXs send) to the
+  // web phone in JSON mode: it answers with an offer in the 200, the sipp
+  // caller's answer comes back in the ACK and is applied; BYE ends it.
+  async late_offer_json_phone({ context, dir }) {
+    const bob = await openPhone(context, 'bob', '', { query: '?protocol=json' });
+    await login(bob, 'bob', PASSWORDS.bob);
+    const uac = startSipp(dir, 'desk-uac', path.join(here, 'scenarios/uac_late_offer.xml'),
+                          { DOMAIN, CALLER: 'desk', CALLEE: 'bob', HOLD_MS: 2000 },
+                          { port: 5071, user: 'desk', authUri: `bob@${DOMAIN}` });
+    await waitState(bob, 'ringing-in');
+    await bob.click('#accept');
+    await waitState(bob, 'in-call');
+    await waitFor('bob to apply the answer from the ACK', () => bob.evaluate(() => {
+      const pc = window.tandemPhone.peerConnection;
+      return pc && pc.signalingState === 'stable' && pc.remoteDescription?.type === 'answer' &&
+             pc.remoteDescription.sdp.includes('ice-ufrag:sippdesk');
+    }));
+    await sippDone(uac, 'desk calling the JSON web phone with a late offer');
+    await waitState(bob, 'registered');
+    await waitMessage(bob, 'hung up');
+  },
+
   // A SIP.js page registers (as carol) and calls the JsSIP web phone (bob).
   async sipjs_calls_jssip({ context }) {
     await sipJsCallsBob(context, { password: PASSWORDS.carol });
@@ -950,6 +972,25 @@ const jsonTests = {
     expect(closed.code === 1009, `an oversized message closed with ${closed.code}`);
     await bob.call('ping');
     bob.close();
+
+    // Password guessing: 3 failures above, 7 more reach the limit (10 a minute
+    // per address); then even the right password is refused unchecked, from
+    // any connection of that address, while another address logs in.
+    const guesser = await new JsonClient(`ws://${TANDEM_IP}:${HTTP_PORT}/ws`, { name: 'guesser' }).open();
+    for (let i = 0; i < 7; i++) {
+      const err = await rpcError(guesser, 'login', { user: 'alice', password: `guess-${i}` });
+      expect(err.code === -32002 && /wrong user or password/.test(err.message), `guess ${i}: ${JSON.stringify(err)}`);
+    }
+    const limited = await rpcError(guesser, 'login', { user: 'alice', password: PASSWORDS.alice });
+    expect(limited.code === -32002 && /too many failed logins/.test(limited.message) &&
+           limited.data?.retryAfter > 0 && limited.data.retryAfter <= 60,
+           `the 11th login was not refused for too many failures: ${JSON.stringify(limited)}`);
+    const elsewhere = await new JsonClient(`ws://${TANDEM_IP}:${HTTP_PORT}/ws`,
+                                           { name: 'other', localAddress: '127.0.0.9' }).open();
+    const ok = await elsewhere.call('login', { user: 'alice', password: PASSWORDS.alice });
+    expect(ok.user === 'alice', `a login from another address was refused: ${JSON.stringify(ok)}`);
+    guesser.close();
+    elsewhere.close();
   },
 
   // JSON alice calls a sipp UAS, then her connection drops without a word:

@@ -5,8 +5,10 @@
 import WebSocket from 'ws';
 
 export class JsonClient {
-  constructor(url, { name = 'client', log = false } = {}) {
+  // `localAddress`: the source address to connect from (e.g. '127.0.0.9').
+  constructor(url, { name = 'client', log = false, localAddress } = {}) {
     this.url = url;
+    this.localAddress = localAddress;
     this.name = name;
     this.log = log;
     this.nextId = 1;
@@ -19,7 +21,7 @@ export class JsonClient {
 
   open(protocols = ['tandem.v1']) {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(this.url, protocols);
+      const ws = new WebSocket(this.url, protocols, this.localAddress ? { localAddress: this.localAddress } : {});
       this.ws = ws;
       ws.on('open', () => resolve(this));
       ws.on('error', (e) => reject(e));

@@ -152,9 +152,14 @@ export class JsonPhone extends BasePhone {
 
   async _answerCall(session) {
     const pc = await this._newPeerConnection(session);
-    await pc.setRemoteDescription({ type: 'offer', sdp: session.offer });
-    const answer = await pc.createAnswer();
-    await pc.setLocalDescription(answer);
+    if (session.offer) {
+      await pc.setRemoteDescription({ type: 'offer', sdp: session.offer });
+      await pc.setLocalDescription(await pc.createAnswer());
+    } else {
+      // A late offer (an INVITE without SDP): we offer, the caller's answer
+      // comes in call.answered.
+      await pc.setLocalDescription(await pc.createOffer({ offerToReceiveAudio: true, offerToReceiveVideo: false }));
+    }
     await this._gathered(pc);
     if (this.session !== session) return;
     await this._rpc('answer', { call: session.id, sdp: pc.localDescription.sdp });
@@ -407,7 +412,7 @@ export class JsonPhone extends BasePhone {
   async _onAnswered(params) {
     const session = this.session;
     const pc = this.peerConnection;
-    if (!session || session.id !== params.call || !pc) return;
+    if (!session || session.id !== params.call || !pc || pc.signalingState === 'stable') return;
     try {
       await pc.setRemoteDescription({ type: 'answer', sdp: params.sdp });
     } catch (error) {

@@ -215,6 +215,8 @@ struct UserAgent::Call {
   core::TimerService::TimerId cancelGuard = 0;
   core::TimerService::TimerId reapTimer = 0;
   bool retried422 = false;
+  // Incoming INVITE without an offer: our 2xx offers, its ACK answers.
+  bool lateOffer = false;
 
   // Incoming INVITE (or re-INVITE) we answered: the 2xx retransmitted until ACK.
   std::unique_ptr<Message> invite;  // the initial INVITE (to build responses)
@@ -677,12 +679,9 @@ void UserAgent::onInvite(std::unique_ptr<Message> invite) {
     sendResponse(*invite, 420, {}, {}, fmt::format("Unsupported: {}\r\n", unsupported));
     return;
   }
-  if (!isSdp(*invite)) {
-    // A WebRTC client needs an offer to answer; offer-less INVITEs (the
-    // offer in the 2xx, the answer in the ACK) are not bridged.
-    sendResponse(*invite, invite->body().empty() ? 488 : 415,
-                 invite->body().empty() ? "Offer Required" : std::string_view{}, {},
-                 invite->body().empty() ? std::string() : "Accept: application/sdp\r\n");
+  const bool lateOffer = invite->body().empty();
+  if (!lateOffer && !isSdp(*invite)) {
+    sendResponse(*invite, 415, {}, {}, "Accept: application/sdp\r\n");
     return;
   }
   const auto from = invite->from();
@@ -708,6 +707,7 @@ void UserAgent::onInvite(std::unique_ptr<Message> invite) {
     call->routeSet.emplace_back(rr);
   call->remoteAllow = std::string(invite->first(HeaderId::Allow));
   call->remoteSdp = std::string(invite->body());
+  call->lateOffer = lateOffer;
   const CallRef ref = call->ref;
   Call& c = *call;
   c.invite = std::move(invite);
@@ -748,6 +748,20 @@ void UserAgent::onInDialogRequest(Call& call, std::unique_ptr<Message> request) 
       call.okText.clear();
       if (call.state == Call::State::Answered) {
         call.state = Call::State::Confirmed;
+        if (call.lateOffer) {
+          call.lateOffer = false;
+          if (!isSdp(*request)) {
+            // §13.3.1.4: the ACK must carry the answer to the 2xx's offer.
+            core::logger("gateway")->info("call {}: the ACK carries no SDP answer, ending it",
+                                          call.callId);
+            sendBye(call);
+            end(call, EndCause::Rejected, 488, "No answer in the ACK", false);
+            return;
+          }
+          call.remoteSdp = std::string(request->body());
+          observer_.onAnswered(call.ref, call.remoteSdp);
+          if (call.state != Call::State::Confirmed) return;  // the observer hung up
+        }
         armSessionTimer(call);
       }
     }
@@ -998,7 +1012,10 @@ bool UserAgent::answer(CallRef ref, std::string sdp) {
 
 bool UserAgent::progress(CallRef ref, std::string sdp) {
   Call* call = find(ref);
-  if (!call || call->outgoing || call->state != Call::State::Ringing || sdp.empty()) return false;
+  if (!call || call->outgoing || call->state != Call::State::Ringing || sdp.empty() ||
+      call->lateOffer) {
+    return false;
+  }
   call->localSdp = sdp;
   sendResponse(*call->invite, 183, {}, call->localTag, fmt::format("Contact: {}\r\n", contact_),
                std::move(sdp), std::string(kSdp));

@@ -71,12 +71,16 @@ class UaObserver {
   virtual ~UaObserver() = default;
   // A REGISTER (or its refresh) completed: 200, or the failure status.
   virtual void onRegistration(int status) = 0;
-  // A new incoming call; 180 Ringing has been sent already.
+  // A new incoming call; 180 Ringing has been sent already. An INVITE without
+  // a body is a late offer (RFC 3261 §13.2.1): answer() then carries our
+  // offer, and the far side's answer arrives in its ACK, through onAnswered.
   virtual void onIncomingCall(CallRef call, const Message& invite) = 0;
   // A provisional response to an outgoing call (180, 183, ...); `sdp` is
   // early media when not empty.
   virtual void onProgress(CallRef call, int status, std::string_view reason,
                           std::string_view sdp) = 0;
+  // The SDP answer: of an outgoing call (its 2xx), or of the offer we sent in
+  // the 2xx of a late-offer incoming call (its ACK).
   virtual void onAnswered(CallRef call, std::string_view sdp) = 0;
   // The far side offers a new session description in a confirmed call
   // (re-INVITE or UPDATE): reply with answerOffer(). Session refreshes that
@@ -118,8 +122,9 @@ class UserAgent {
 
   // Places a call with an SDP offer; 0 when `target` is not valid.
   CallRef call(std::string_view target, std::string sdp);
-  // Incoming calls: 200 with the SDP answer / 183 with early media / a final
-  // failure (486, 603, 480, ...).
+  // Incoming calls: 200 with the SDP answer (our offer for a late-offer call)
+  // / 183 with early media (not for a late-offer call: no reliable
+  // provisionals here) / a final failure (486, 603, 480, ...).
   bool answer(CallRef call, std::string sdp);
   bool progress(CallRef call, std::string sdp);
   bool reject(CallRef call, int status);

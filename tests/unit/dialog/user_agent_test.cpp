@@ -390,13 +390,54 @@ TEST_F(UserAgentTest, ARequestOutOfOrderGets500) {
   EXPECT_EQ(lastSent()->status(), 500);
 }
 
-TEST_F(UserAgentTest, UnsupportedRequiredExtensionGets420AndAnOfferlessInvite488) {
+TEST_F(UserAgentTest, UnsupportedRequiredExtensionGets420AndANonSdpBody415) {
   ua->receive(incomingInvite("Require: 100rel\r\n"));
   EXPECT_EQ(lastSent()->status(), 420);
   EXPECT_EQ(lastSent()->first(HeaderId::Unsupported), "100rel");
-  ua->receive(incomingInvite({}, {}, "z9hG4bKin2"));
-  EXPECT_EQ(lastSent()->status(), 488);
+  auto text = incomingInvite({}, "<xml/>", "z9hG4bKin2");
+  text.replace(text.find("application/sdp"), 15, "application/xml");
+  ua->receive(text);
+  EXPECT_EQ(lastSent()->status(), 415);
+  EXPECT_EQ(lastSent()->first(HeaderId::Accept), "application/sdp");
   EXPECT_EQ(observer.count("incoming"), 0);
+}
+
+// RFC 3261 §13.2.1: an INVITE without SDP; our 2xx offers, the ACK answers.
+TEST_F(UserAgentTest, ALateOfferIsAnsweredInTheAck) {
+  ua->receive(incomingInvite({}, {}));
+  ASSERT_NE(observer.last("incoming"), nullptr);
+  EXPECT_TRUE(observer.last("incoming")->text.empty());
+  const CallRef call = observer.last("incoming")->call;
+  EXPECT_FALSE(ua->progress(call, std::string(kOffer)));  // no early media without 100rel
+  ASSERT_TRUE(ua->answer(call, std::string(kOffer)));
+  auto ok = lastSent();
+  EXPECT_EQ(ok->status(), 200);
+  EXPECT_EQ(ok->body(), kOffer);
+  ourTag = std::string(ok->to()->tag());
+  EXPECT_EQ(observer.count("answered"), 0);
+  ua->receive(fromBob("ACK", 10, {}, kAnswer));
+  ASSERT_NE(observer.last("answered"), nullptr);
+  EXPECT_EQ(observer.last("answered")->call, call);
+  EXPECT_EQ(observer.last("answered")->text, kAnswer);
+  // A retransmitted ACK is not a second answer.
+  ua->receive(fromBob("ACK", 10, {}, kAnswer));
+  EXPECT_EQ(observer.count("answered"), 1);
+  EXPECT_TRUE(ua->hasCall(call));
+  EXPECT_EQ(observer.count("ended"), 0);
+}
+
+TEST_F(UserAgentTest, ALateOfferWhoseAckHasNoAnswerIsEndedWithBye) {
+  ua->receive(incomingInvite({}, {}));
+  const CallRef call = observer.last("incoming")->call;
+  ASSERT_TRUE(ua->answer(call, std::string(kOffer)));
+  ourTag = std::string(lastSent()->to()->tag());
+  ua->receive(fromBob("ACK", 10));
+  EXPECT_EQ(lastSent()->method(), Method::Bye);
+  ASSERT_NE(observer.last("ended"), nullptr);
+  EXPECT_EQ(observer.last("ended")->text, "rejected");
+  EXPECT_EQ(observer.last("ended")->status, 488);
+  EXPECT_EQ(observer.count("answered"), 0);
+  EXPECT_FALSE(ua->hasCall(call));
 }
 
 TEST_F(UserAgentTest, AsUasWithTheCallerRefreshingTheSessionExpiresWithoutRefresh) {
