@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { JsonClient, fakeSdp } from './json_client.mjs';
+import { A_B_TEST_DNS, C_TEST, startDns53, startKamailio } from './kamailio/kamailio.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const NETNS_MARK = 'TANDEM_BROWSER_NETNS';
@@ -207,9 +208,10 @@ function sippScenario(dir, file, vars) {
 }
 
 // Starts sipp with a scenario; returns the child (await .exitCodePromise).
-function startSipp(dir, name, scenario, vars, { port, user, authUri, extra = [] }) {
+// `target`: the SIP server it talks to (default: the test's Tandem).
+function startSipp(dir, name, scenario, vars, { port, user, authUri, extra = [], target = `${TANDEM_IP}:${SIP_PORT}` }) {
   const sf = sippScenario(dir, scenario, vars);
-  const args = ['-sf', sf, `${TANDEM_IP}:${SIP_PORT}`, '-i', SIPP_IP, '-p', String(port), '-m', '1',
+  const args = ['-sf', sf, target, '-i', SIPP_IP, '-p', String(port), '-m', '1',
                 '-timeout', '30', '-timeout_error', '-trace_msg', '-message_file', path.join(dir, `${name}.msg`),
                 '-trace_err', '-error_file', path.join(dir, `${name}.err`), '-nostdin', ...extra];
   if (user) args.push('-au', user, '-ap', PASSWORDS[user], '-auth_uri', authUri || DOMAIN);
@@ -228,10 +230,10 @@ async function sippDone(child, what, timeoutMs = 40000) {
   expect(code === 0, `${what}: sipp exited with ${code}:\n${tail(child.logFile, 20)}\n--- messages:\n${tail(child.messageFile, 80)}`);
 }
 
-async function registerSipp(dir, user, port) {
+async function registerSipp(dir, user, port, { domain = DOMAIN, target } = {}) {
   const s = startSipp(dir, `register-${user}`, path.join(here, '../integration/scenarios/register.xml'),
-                      { DOMAIN, USER: user, CONTACT: `sip:${user}@${SIPP_IP}:${port}`, EXPIRES: 300 },
-                      { port, user });
+                      { DOMAIN: domain, USER: user, CONTACT: `sip:${user}@${SIPP_IP}:${port}`, EXPIRES: 300 },
+                      { port, user, authUri: domain, target });
   await sippDone(s, `registering ${user} from sipp`);
 }
 
@@ -590,6 +592,59 @@ const tests = {
     await waitState(bob, 'registered');
   },
 
+  // A foreign SIP domain that is not Tandem: Kamailio serves c.test (with
+  // digest auth, RFC 3263 through dnsmasq on port 53, Record-Route). carol, a
+  // sipp phone registered at Kamailio, calls alice@a.test, whose JSON web
+  // phone rings and answers; carol hangs up. Then alice calls carol@c.test
+  // (a sipp UAS) from the browser and hangs up; dave@c.test does not exist.
+  async federation_kamailio({ context, args, dir }) {
+    startDns53(dir, startProcess);  // a.test, b.test and c.test on 127.0.0.1:53
+    const { a } = await startDomains(args, dir, { dnsPort: 53 });
+    await startKamailio(dir, startProcess, { users: { carol: PASSWORDS.carol } });
+    log('kamailio is up (c.test)');
+    const kamailio = `${C_TEST.ip}:${C_TEST.port}`;
+    await registerSipp(dir, 'carol', 5070, { domain: C_TEST.domain, target: kamailio });
+    const alice = await openPhone(context, 'alice', '', { base: `http://${a.ip}:${HTTP_PORT}` });
+    await login(alice, 'alice', PASSWORDS.alice, { protocol: 'json' });
+
+    // c.test -> a.test: Kamailio challenges carol (407), resolves a.test by
+    // NAPTR/SRV/A and relays; alice's browser rings.
+    const uac = startSipp(dir, 'carol-uac', path.join(here, 'kamailio/uac_federated.xml'),
+                          { CALLER: 'carol', CALLER_DOMAIN: C_TEST.domain, CALLEE: 'alice', CALLEE_DOMAIN: 'a.test',
+                            HOLD_MS: 1500 },
+                          { port: 5070, user: 'carol', authUri: 'alice@a.test', target: kamailio });
+    await waitState(alice, 'ringing-in', 20000);
+    const caller = await alice.textContent('#incoming');
+    expect(caller.includes('carol@c.test'), `alice's incoming call does not show carol@c.test: '${caller}'`);
+    await alice.click('#accept');
+    await waitState(alice, 'in-call');
+    await sippDone(uac, 'carol@c.test calling alice@a.test through Kamailio');
+    await waitState(alice, 'registered');
+    await waitMessage(alice, 'hung up');
+    // The BYE came along the route set: through Kamailio, then a.test.
+    const trace = fs.readFileSync(uac.messageFile, 'utf8');
+    expect(/BYE sip:[^\r\n]*\r\n(?:[^\r\n]+\r\n)*Route: <sip:127\.0\.0\.4[;:][^\r\n]*127\.0\.0\.2/.test(trace),
+           'carol\'s BYE did not follow the Record-Route through Kamailio and a.test');
+
+    // a.test -> c.test: Tandem resolves c.test (NAPTR: UDP first) to Kamailio.
+    const uas = startSipp(dir, 'carol-uas', path.join(here, 'scenarios/uas_webrtc.xml'),
+                          { CONTACT: `sip:carol@${SIPP_IP}:5070` }, { port: 5070, target: kamailio });
+    await sleep(300);
+    await dial(alice, 'carol@c.test');
+    await waitState(alice, 'in-call', 20000);
+    await sleep(500);
+    await alice.click('#hangup');
+    await waitState(alice, 'registered');
+    await sippDone(uas, 'carol@c.test answering alice@a.test');
+    expect(/c\.test: \d+ target\(s\), first UDP 127\.0\.0\.4:5060/.test(a.logText()),
+           'a.test did not find c.test by DNS (NAPTR/SRV/A)');
+
+    // An unknown user at c.test: Kamailio's 404 reaches the browser.
+    await dial(alice, 'dave@c.test');
+    await waitMessage(alice, 'not available');
+    await waitState(alice, 'registered');
+  },
+
   // A late offer (INVITE without SDP, as some desk phones and PBXs send) to the
   // web phone in JSON mode: it answers with an offer in the 200, the sipp
   // caller's answer comes back in the ACK and is applied; BYE ends it.
@@ -748,25 +803,15 @@ async function jsonLogin(user, { token, node } = {}) {
 // other names under .test do not exist (NXDOMAIN).
 const DNS_PORT = 5353;
 function startDns(dir) {
-  const args = ['--no-daemon', '--no-resolv', '--no-hosts', '--conf-file=/dev/null', '--log-queries',
-                '--log-facility=-', '--listen-address=127.0.0.1', '--bind-interfaces', `--port=${DNS_PORT}`,
-                '--local=/test/',
-                '--naptr-record=a.test,10,10,S,SIP+D2U,,_sip._udp.a.test',
-                '--srv-host=_sip._udp.a.test,sip.a.test,5060,0,10',
-                '--host-record=sip.a.test,127.0.0.2',
-                '--naptr-record=b.test,10,10,S,SIP+D2T,,_sip._tcp.b.test',
-                '--naptr-record=b.test,20,10,S,SIP+D2U,,_sip._udp.b.test',
-                '--srv-host=_sip._tcp.b.test,sip.b.test,5060,0,10',
-                '--srv-host=_sip._udp.b.test,sip.b.test,5060,0,10',
-                '--host-record=sip.b.test,127.0.0.3'];
-  const dnsmasq = fs.existsSync('/usr/sbin/dnsmasq') ? '/usr/sbin/dnsmasq' : 'dnsmasq';
-  return startProcess('dnsmasq', dnsmasq, args, path.join(dir, 'dnsmasq.log'));
+  return startDns53(dir, startProcess, { port: DNS_PORT, records: A_B_TEST_DNS });
 }
 
 // Two domains, each its own Tandem, finding each other through dnsmasq.
-async function startDomains(args, dir) {
-  startDns(dir);
-  const federation = ['[federation]', `dns_servers = ["127.0.0.1:${DNS_PORT}"]`];
+// `dnsPort`: where their DNS server is (startDns() is started on DNS_PORT,
+// unless another port is given: then the caller starts one there).
+async function startDomains(args, dir, { dnsPort = DNS_PORT } = {}) {
+  if (dnsPort === DNS_PORT) startDns(dir);
+  const federation = ['[federation]', `dns_servers = ["127.0.0.1:${dnsPort}"]`];
   const a = new Tandem(path.resolve(args.tandem), dir, path.resolve(args.webroot), false,
                        { name: 'a', domain: 'a.test', ip: '127.0.0.2', extra: federation,
                          sip: ['udp:127.0.0.2:5060', 'tcp:127.0.0.2:5060'] });
