@@ -244,6 +244,7 @@ struct UserAgent::Pending {
   std::function<void(const Message&)> onFinal;
   std::function<void(const Message&)> onProvisional;
   core::TimerService::TimerId guard = 0;
+  std::string request;  // non-INVITE: kept to answer it ourselves with a 408
 };
 
 UserAgent::UserAgent(UaConfig config, core::TimerService& timers, Send send, UaObserver& observer)
@@ -364,19 +365,18 @@ void UserAgent::sendTracked(std::string text, const std::string& branch, CallRef
   // The proxy always answers; this guard only keeps a bug elsewhere from
   // leaving the request pending forever. INVITEs have the ring timer.
   if (method != Method::Invite) {
+    pending->request = text;
     pending->guard = timers_.schedule(64 * config_.t1, [this, branch] {
       const auto it = pending_.find(branch);
       if (it == pending_.end()) return;
       auto p = std::move(it->second);
       pending_.erase(it);
       p->guard = 0;
-      // A synthetic 408 (§8.1.3.1).
-      const std::string timeout = fmt::format(
-          "SIP/2.0 408 Request Timeout\r\nVia: {}\r\nFrom: <sip:x@invalid>\r\nTo: "
-          "<sip:x@invalid>\r\nCall-ID: timeout\r\nCSeq: 1 {}\r\nContent-Length: 0\r\n\r\n",
-          viaLine(branch), methodName(p->method));
-      auto parsed = Message::parse(timeout);
-      if (parsed.message && p->onFinal) p->onFinal(*parsed.message);
+      // §8.1.3.1: a transaction timeout is handled as a 408 to the request.
+      auto request = Message::parse(p->request);
+      if (!request.message || !p->onFinal) return;
+      const auto timeout = makeResponse(*request.message, 408);
+      p->onFinal(*timeout);
     });
   }
   pending_[branch] = std::move(pending);
