@@ -338,6 +338,17 @@ async function waitMessage(page, fragment, timeoutMs = 15000) {
     .catch(async (e) => { throw new TestFailure(`${e.message}; message is '${await messageText(page)}'`); });
 }
 
+// Opens the in-call keypad and presses `digits`, one by one.
+async function pressKeys(page, digits) {
+  if ((await page.getAttribute('#keypad-toggle', 'aria-pressed')) !== 'true') await page.click('#keypad-toggle');
+  for (const d of digits) {
+    await page.click(`#keypad [data-digit="${d}"]`);
+    await sleep(250);  // JsSIP sends one INFO per tone: keep them in order
+  }
+  const sent = await page.textContent('#dtmf-sent');
+  expect(sent.endsWith(digits), `${page.label}'s keypad shows '${sent}' sent, not ${digits}`);
+}
+
 // Sends a text message through the page's message form, to `to`.
 async function sendText(page, to, text) {
   await page.fill('#dial-input', to);
@@ -712,6 +723,12 @@ const tests = {
     expect(await alice.evaluate(() => window.tandemPhone.phone.localAudioTrack()?.enabled === false),
            'mute did not disable alice\'s microphone track');
     await alice.click('#mute');
+    // DTMF both ways through the keypads: SIP INFO (dtmf-relay) from JsSIP,
+    // `dtmf` requests and `call.dtmf` notifications on the JSON side.
+    await pressKeys(alice, '12#');
+    await pressKeys(bob, '5*');
+    await waitFor('bob to receive 12#', async () => (await bob.textContent('#dtmf-received')) === '12#');
+    await waitFor('alice to receive 5*', async () => (await alice.textContent('#dtmf-received')) === '5*');
     await bob.click('#hangup');
     await waitState(alice, 'registered');
     await waitMessage(alice, 'hung up');

@@ -56,6 +56,11 @@ const el = {
   remoteLevel: $('remote-level'),
   remoteLevelLabel: $('remote-level-label'),
   mute: $('mute'),
+  keypad: $('keypad'),
+  keypadToggle: $('keypad-toggle'),
+  dtmfLine: $('dtmf-line'),
+  dtmfSent: $('dtmf-sent'),
+  dtmfReceived: $('dtmf-received'),
   muteLabel: $('mute-label'),
   hangup: $('hangup'),
   hangupLabel: $('hangup-label'),
@@ -74,6 +79,9 @@ let lastCall = null; // {peer, status, duration} shown after a call ends
 let timerHandle = null;
 let meterHandle = null;
 let messageKey = null;
+let keypadOpen = false;
+// The last digits shown on the DTMF line.
+const DTMF_SHOWN = 16;
 
 // Test hooks: always current.
 window.tandemPhone = {
@@ -530,6 +538,15 @@ function render() {
   }
   show(el.hangup, active);
   show(el.mute, callState === 'in-call');
+  show(el.keypadToggle, callState === 'in-call');
+  if (callState !== 'in-call') {
+    keypadOpen = false;
+    el.dtmfSent.textContent = '';
+    el.dtmfReceived.textContent = '';
+  }
+  show(el.keypad, callState === 'in-call' && keypadOpen);
+  el.keypadToggle.setAttribute('aria-pressed', String(keypadOpen));
+  show(el.dtmfLine, callState === 'in-call' && (keypadOpen || !!el.dtmfReceived.textContent));
   show(el.meters, active);
   show(el.callDismiss, !active && !!lastCall);
 
@@ -765,6 +782,16 @@ function onText(e) {
   render();
 }
 
+function appendDigit(node, digit) {
+  node.textContent = (node.textContent + digit).slice(-DTMF_SHOWN);
+}
+
+function onDtmf(e) {
+  if (!e.digit) return;
+  appendDigit(el.dtmfReceived, String(e.digit));
+  render();
+}
+
 function onBusy(e) {
   const who = e.peer ? e.peer.name : 'Someone';
   setMessage(`${who} called while you were on another call`, 'info', 'busy');
@@ -824,6 +851,7 @@ async function signIn(creds) {
   p.on('call', onCall);
   p.on('remotestream', onRemoteStream);
   p.on('message', onText);
+  p.on('dtmf', onDtmf);
   phone = p;
   try {
     p.start();
@@ -958,6 +986,20 @@ el.decline.addEventListener('click', () => {
 
 el.hangup.addEventListener('click', () => {
   if (phone) phone.hangup();
+});
+
+el.keypadToggle.addEventListener('click', () => {
+  keypadOpen = !keypadOpen;
+  render();
+});
+
+el.keypad.addEventListener('click', (event) => {
+  const key = event.target.closest('[data-digit]');
+  if (!key || !phone) return;
+  const digit = key.dataset.digit;
+  appendDigit(el.dtmfSent, digit);
+  phone.sendDtmf(digit).catch((error) => setMessage(`The key ${digit} was not sent: ${error.message || error}`, 'warn', 'dtmf'));
+  render();
 });
 
 el.mute.addEventListener('click', () => {

@@ -334,6 +334,13 @@ export class Phone extends BasePhone {
     this.muted = session.isMuted().audio;
   }
 
+  // DTMF as SIP INFO (application/dtmf-relay), as the gateway sends and reads it.
+  sendDtmf(digits) {
+    if (!this.session || this.callState !== 'in-call') return Promise.resolve();
+    this.session.sendDTMF(String(digits), { duration: 160, interToneGap: 70 });
+    return Promise.resolve();
+  }
+
   // A text message (SIP MESSAGE, RFC 3428): resolves with the SIP status.
   sendMessage(input, text) {
     if (!this.ua || !this.ua.isConnected()) return Promise.reject(new Error('Not connected to the server yet'));
@@ -539,6 +546,12 @@ export class Phone extends BasePhone {
         };
         this._clearCall();
         this.emit('call', info);
+      })
+    );
+    session.on(
+      'newDTMF',
+      mine((e) => {
+        if (e.originator === 'remote' && e.dtmf) this.emit('dtmf', { digit: e.dtmf.tone, duration: e.dtmf.duration });
       })
     );
     session.on('muted', mine(() => (this.muted = true)));
