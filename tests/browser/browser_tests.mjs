@@ -338,6 +338,12 @@ async function waitMessage(page, fragment, timeoutMs = 15000) {
     .catch(async (e) => { throw new TestFailure(`${e.message}; message is '${await messageText(page)}'`); });
 }
 
+// With TANDEM_SCREENSHOTS=DIR, saves the page as DIR/NAME.png (for the docs).
+async function snap(page, name) {
+  const dir = process.env.TANDEM_SCREENSHOTS;
+  if (dir) await page.screenshot({ path: path.join(dir, `${name}.png`) });
+}
+
 // Opens the in-call keypad and presses `digits`, one by one.
 async function pressKeys(page, digits) {
   if ((await page.getAttribute('#keypad-toggle', 'aria-pressed')) !== 'true') await page.click('#keypad-toggle');
@@ -729,6 +735,7 @@ const tests = {
     await pressKeys(bob, '5*');
     await waitFor('bob to receive 12#', async () => (await bob.textContent('#dtmf-received')) === '12#');
     await waitFor('alice to receive 5*', async () => (await alice.textContent('#dtmf-received')) === '5*');
+    await snap(alice, 'json-phone-in-call');
     await bob.click('#hangup');
     await waitState(alice, 'registered');
     await waitMessage(alice, 'hung up');
