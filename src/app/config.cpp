@@ -64,6 +64,16 @@ void rejectUnknownKeys(const toml::table& table, std::string_view section,
   }
 }
 
+void readBool(const toml::table& table, std::string_view section, std::string_view name,
+              bool& out) {
+  const auto* node = table.get(name);
+  if (!node) return;
+  const auto v = node->value<bool>();
+  if (!v || !node->is_boolean())
+    fail(fmt::format("{}.{}", section, name), valueText(*node), "expected true or false");
+  out = *v;
+}
+
 // An array of strings; absent keys leave `out` unchanged.
 void readStrings(const toml::table& table, std::string_view section, std::string_view name,
                  std::vector<std::string>& out) {
@@ -244,15 +254,15 @@ void loadConfigFile(const std::string& path, Config& config) {
     read(*t, "auth", "jwt_secret", config.jwtSecret);
   }
   if (const auto* t = section(root, "federation")) {
-    rejectUnknownKeys(*t, "federation", {"enabled", "dns_servers", "dns_timeout_ms", "routes"});
-    if (const auto* node = t->get("enabled")) {
-      const auto v = node->value<bool>();
-      if (!v || !node->is_boolean())
-        fail("federation.enabled", valueText(*node), "expected true or false");
-      config.federation = *v;
-    }
+    rejectUnknownKeys(*t, "federation",
+                      {"enabled", "dns_servers", "dns_timeout_ms", "routes", "tls_verify",
+                       "tls_client_auth", "peers"});
+    readBool(*t, "federation", "enabled", config.federation);
     readStrings(*t, "federation", "dns_servers", config.dnsServers);
     readDuration(*t, "federation", "dns_timeout_ms", config.dnsTimeout);
+    readBool(*t, "federation", "tls_verify", config.federationTlsVerify);
+    read(*t, "federation", "tls_client_auth", config.tlsClientAuthText);
+    readStrings(*t, "federation", "peers", config.peers);
     if (const auto* node = t->get("routes")) {
       const auto* routes = node->as_table();
       if (!routes)
@@ -295,6 +305,51 @@ void validateFederation(Config& config) {
   if (config.dnsTimeout.count() < 100 || config.dnsTimeout.count() > 30000) {
     fail("federation.dns_timeout_ms", std::to_string(config.dnsTimeout.count()),
          "must be between 100 and 30000");
+  }
+
+  if (config.tlsClientAuthText == "none") {
+    config.tlsClientAuth = sip::TlsClientAuth::None;
+  } else if (config.tlsClientAuthText == "request") {
+    config.tlsClientAuth = sip::TlsClientAuth::Request;
+  } else if (config.tlsClientAuthText == "require") {
+    config.tlsClientAuth = sip::TlsClientAuth::Require;
+  } else {
+    fail("federation.tls_client_auth", config.tlsClientAuthText,
+         "use none, request (ask for a client certificate) or require");
+  }
+  if (config.tlsClientAuth != sip::TlsClientAuth::None &&
+      std::none_of(config.listen.begin(), config.listen.end(),
+                   [](const ListenSpec& l) { return l.transport == sip::Transport::Tls; })) {
+    fail("federation.tls_client_auth", config.tlsClientAuthText,
+         "client certificates are asked for on TLS listeners, and sip.listen has none");
+  }
+
+  // Peers: plain domain names, kept lower-case without a trailing dot (as
+  // the proxy compares them).
+  std::string ownDomain = config.domain;
+  for (auto& c : ownDomain)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (auto& peer : config.peers) {
+    const auto given = peer;
+    if (!peer.empty() && peer.back() == '.') peer.pop_back();
+    for (auto& c : peer)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (peer.empty() || peer.front() == '.' || peer.front() == '-' ||
+        !std::all_of(peer.begin(), peer.end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-';
+        })) {
+      fail("federation.peers", given,
+           "a peer is a domain name (letters, digits, '.', '-'; no wildcards), e.g. \"b.example\"");
+    }
+    if (peer == ownDomain)
+      fail("federation.peers", given, "is this server's own domain (server.domain)");
+  }
+  if (!config.peers.empty()) {
+    for (const auto& [domain, hop] : config.staticRoutes) {
+      if (std::find(config.peers.begin(), config.peers.end(), domain) == config.peers.end())
+        fail("federation.routes." + domain, hop.text,
+             "the domain is not in federation.peers: list it there too, or drop the route");
+    }
   }
 }
 
@@ -347,7 +402,6 @@ void validate(Config& config) {
       fail("server.domain", config.domain, "must be a host name (letters, digits, '.', '-')");
   }
   if (config.dataDir.empty()) fail("server.data_dir", config.dataDir, "must not be empty");
-  validateFederation(config);
   static const std::set<std::string_view> levels = {"trace", "debug",    "info", "warn",
                                                     "error", "critical", "off"};
   if (!levels.count(config.logLevel))
@@ -358,6 +412,7 @@ void validate(Config& config) {
     config.listen.push_back(parseListen("sip.listen", "udp:0.0.0.0:5060"));
     config.listen.push_back(parseListen("sip.listen", "tcp:0.0.0.0:5060"));
   }
+  validateFederation(config);
   for (const auto& l : config.listen) {
     if (l.transport == sip::Transport::Tls && (config.tlsCert.empty() || config.tlsKey.empty()))
       fail("sip.listen", l.text,

@@ -5,6 +5,7 @@
 
 #include "core/endpoint.hpp"
 #include "sip/transport/flow.hpp"
+#include "sip/transport/transport_layer.hpp"
 #include "web/client_config.hpp"
 
 #include <chrono>
@@ -64,6 +65,14 @@ struct Config {
   std::chrono::milliseconds dnsTimeout{2000};
   // [federation.routes]: "b.example" = "tls:192.0.2.7:5061" (skips DNS for that domain)
   std::vector<std::pair<std::string, ListenSpec>> staticRoutes;
+  // TLS to other domains: their certificate must chain to a trusted CA and
+  // name the domain (RFC 5922 §7.2). false only for tests and trials.
+  bool federationTlsVerify = true;
+  // Whether our TLS listeners ask clients for a certificate (mutual TLS).
+  sip::TlsClientAuth tlsClientAuth = sip::TlsClientAuth::None;
+  std::string tlsClientAuthText = "none";  // as configured: none, request, require
+  // Domains we federate with, lower-case; empty: any domain.
+  std::vector<std::string> peers;
 
   // [registrar]
   int minExpires = 60;

@@ -1,6 +1,7 @@
 #include "app/federation_router.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 
 #include <cctype>
@@ -11,14 +12,33 @@ FederationRouter::FederationRouter(boost::asio::io_context& io, federation::Reso
                                    std::vector<std::pair<std::string, sip::Flow>> staticRoutes)
     : io_(io), resolver_(io, std::move(options)), staticRoutes_(std::move(staticRoutes)) {}
 
+namespace {
+
+// RFC 5922 §7.2: a TLS hop toward a domain must present a certificate for
+// that domain (the URI's host, not the SRV target it resolved to). A
+// numeric host names no domain: nothing to match (tls.ca_file and
+// the plain TLS rules apply).
+std::string tlsDomainOf(const std::string& host) {
+  auto bare = host;
+  if (bare.size() >= 2 && bare.front() == '[' && bare.back() == ']')
+    bare = bare.substr(1, bare.size() - 2);
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(bare, ec);
+  return ec ? host : std::string();
+}
+
+}  // namespace
+
 void FederationRouter::route(const sip::Uri& target, std::function<void(Result)> done) {
   std::string host(target.host);
   for (auto& c : host)
     c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (!host.empty() && host.back() == '.') host.pop_back();
   for (const auto& [domain, hop] : staticRoutes_) {
     if (domain == host) {
       Result result;
       result.hops.push_back(hop);
+      if (hop.transport == sip::Transport::Tls) result.hops.back().tlsDomain = domain;
       // Never from inside route().
       boost::asio::post(io_, [done = std::move(done), result = std::move(result)]() mutable {
         done(std::move(result));
@@ -26,12 +46,14 @@ void FederationRouter::route(const sip::Uri& target, std::function<void(Result)>
       return;
     }
   }
-  resolver_.resolve(target, [done = std::move(done)](federation::Resolution resolution) {
+  resolver_.resolve(target, [done = std::move(done),
+                             tlsDomain = tlsDomainOf(host)](federation::Resolution resolution) {
     Result result;
     for (const auto& t : resolution.targets) {
       sip::Flow flow;
       flow.transport = t.transport;
       flow.remote = t.endpoint;
+      if (t.transport == sip::Transport::Tls) flow.tlsDomain = tlsDomain;
       result.hops.push_back(flow);
     }
     if (result.hops.empty()) {

@@ -3,6 +3,8 @@
 // first, then RFC 3263 (NAPTR, SRV, A/AAAA) through federation::Resolver.
 // DNS failures become a final response: 404 when the domain has no SIP
 // server (no records), 503 when DNS could not say (timeout, server failure).
+// TLS hops carry the target's domain (Flow::tlsDomain): the transport checks
+// the peer's certificate against it (RFC 5922 §7.2).
 
 #include "federation/resolver.hpp"
 #include "proxy/proxy.hpp"

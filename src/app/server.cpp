@@ -146,6 +146,8 @@ int serve(const Config& config) {
   transportOptions.tlsCertFile = config.tlsCert;
   transportOptions.tlsKeyFile = config.tlsKey;
   transportOptions.tlsCaFile = config.tlsCaFile;
+  transportOptions.tlsVerifyDomains = config.federationTlsVerify;
+  transportOptions.tlsClientAuth = config.tlsClientAuth;
   sip::TransportLayer transport(io, dispatch, transportOptions);
 
   sip::TimerConfig timerConfig{config.t1, config.t2, config.t4};
@@ -161,7 +163,10 @@ int serve(const Config& config) {
       auth, *db, {});
   registrar.load();
 
-  proxy::Proxy proxy({config.domain}, transactions, transport, registrar, auth, users, timers);
+  proxy::ProxyConfig proxyConfig;
+  proxyConfig.domain = config.domain;
+  proxyConfig.peers = config.peers;
+  proxy::Proxy proxy(proxyConfig, transactions, transport, registrar, auth, users, timers);
   transactions.setUser(&proxy);
   dispatch.transactions = &transactions;
   dispatch.registrar = &registrar;
@@ -201,6 +206,11 @@ int serve(const Config& config) {
       flow.remote = hop.endpoint;
       routes.emplace_back(domain, flow);
     }
+    if (!config.federationTlsVerify) {
+      log->warn(
+          "federation.tls_verify = false: TLS certificates of other domains are not checked; "
+          "anyone between here and them can pose as them");
+    }
     federationRouter.emplace(io, std::move(dns), std::move(routes));
     proxy.setDomainRouter(&*federationRouter);
     log->info("federation on: other domains by {}{}",
@@ -211,6 +221,13 @@ int serve(const Config& config) {
                   ? ""
                   : fmt::format(", {} static route(s)", config.staticRoutes.size()));
   }
+
+  if (!config.peers.empty())
+    log->info("federation peers: {} (other domains get 403)", fmt::join(config.peers, ", "));
+  if (config.tlsClientAuth != sip::TlsClientAuth::None)
+    log->info("TLS listeners {} client certificates (mutual TLS), trusted CAs from {}",
+              config.tlsClientAuth == sip::TlsClientAuth::Require ? "require" : "ask for",
+              config.tlsCaFile.empty() ? "the system store" : config.tlsCaFile);
 
   // The site protocol's gateway: each logged-in tandem.v1 connection is a SIP
   // user agent on a channel of the transport layer.

@@ -75,8 +75,9 @@ struct ResolverOptions {
 struct Target {
   sip::Transport transport = sip::Transport::Udp;
   core::Endpoint endpoint;
-  // The SRV target, or the URI's host (without IPv6 brackets): the name a TLS
-  // server's certificate is checked against (RFC 5922).
+  // The SRV target, or the URI's host (without IPv6 brackets), for logs. Not
+  // what a TLS server's certificate must name: RFC 5922 §7.2 checks it
+  // against the URI's domain (see app::FederationRouter).
   std::string host;
 
   friend bool operator==(const Target&, const Target&) = default;

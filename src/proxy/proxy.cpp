@@ -87,6 +87,8 @@ struct Proxy::Context {
   bool cancelled = false;
   bool answered = false;     // a branch sent 2xx: the others are cancelled for it
   std::string cancelReason;  // the Reason header of the caller's CANCEL, passed on
+  bool federation = false;   // to another domain (its failures are reported as they are)
+  bool bestLocal = false;    // `best` was made here (a transport failure), not received
 };
 
 // One side of a dialog through us, as seen from the proxy.
@@ -351,6 +353,7 @@ void Proxy::onRequest(sip::TransactionId tx, std::unique_ptr<sip::Message> reque
   // In-dialog requests follow their route set; no authentication (the dialog
   // was authenticated when it was created through us).
   if (inDialog && (req.has(sip::HeaderId::Route) || !isOurHost(ruri) || viaToken)) {
+    if (!admitForeignSender(tx, req, from)) return;
     return forwardByRoute(tx, std::move(request), from, viaToken);
   }
   if (req.has(sip::HeaderId::Route)) {
@@ -384,6 +387,49 @@ bool Proxy::authenticateLocalSender(sip::TransactionId tx, const sip::Message& r
   return true;
 }
 
+bool Proxy::peerAllowed(std::string_view domain) const {
+  if (config_.peers.empty()) return true;
+  if (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
+  return std::any_of(config_.peers.begin(), config_.peers.end(),
+                     [domain](const std::string& peer) { return sip::iequals(peer, domain); });
+}
+
+bool Proxy::admitForeignSender(sip::TransactionId tx, const sip::Message& req,
+                               const sip::Flow& from) {
+  const auto fromHeader = req.from();
+  if (!fromHeader || !fromHeader->uri.isSipOrSips() || isOurHost(fromHeader->uri)) return true;
+  std::string_view domain = fromHeader->uri.host;
+  if (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
+  // RFC 5922 §7.3 (server side): a peer that proved its domains with a
+  // client certificate may only send requests from those domains.
+  if (from.transport == sip::Transport::Tls && from.connection != 0) {
+    if (const auto* identities = transport_.tlsPeerIdentities(from.connection)) {
+      const bool listed = std::any_of(
+          identities->begin(), identities->end(),
+          [domain](const std::string& identity) { return sip::iequals(identity, domain); });
+      if (!listed) {
+        std::string names;
+        for (const auto& identity : *identities)
+          names += (names.empty() ? "" : ", ") + identity;
+        core::logger("proxy")->info(
+            "{} from {} refused: the peer's TLS certificate names {}, not that domain (Call-ID {})",
+            req.methodText(), domain, names, req.callId());
+        reply(tx, req, 403,
+              fmt::format("Forbidden (From domain {} is not the TLS peer's domain {})", domain,
+                          names));
+        return false;
+      }
+    }
+  }
+  if (!peerAllowed(domain)) {
+    core::logger("proxy")->info("{} from {} refused: not a federation peer (Call-ID {})",
+                                req.methodText(), domain, req.callId());
+    reply(tx, req, 403, fmt::format("Forbidden (federation with {} is not allowed)", domain));
+    return false;
+  }
+  return true;
+}
+
 // Federation (RFC 3263): only our own, authenticated users reach other
 // domains through us; a request from elsewhere for elsewhere is a relay.
 void Proxy::routeToOtherDomain(sip::TransactionId tx, std::unique_ptr<sip::Message> request,
@@ -398,6 +444,14 @@ void Proxy::routeToOtherDomain(sip::TransactionId tx, std::unique_ptr<sip::Messa
     return reply(tx, req, 416, "Unsupported URI Scheme");
   }
   if (!authenticateLocalSender(tx, req, from)) return;
+  if (!peerAllowed(req.requestUri().host)) {
+    core::logger("proxy")->info("{} for {} refused: {} is not a federation peer (Call-ID {})",
+                                req.methodText(), req.requestUriText(), req.requestUri().host,
+                                req.callId());
+    return reply(
+        tx, req, 403,
+        fmt::format("Forbidden (federation with {} is not allowed)", req.requestUri().host));
+  }
   auto& pending = pendingRoutes_[tx];
   pending.request = std::move(request);
   pending.from = from;
@@ -417,6 +471,7 @@ void Proxy::onRouted(sip::TransactionId tx, DomainRouter::Result result) {
   }
   const std::string target(pending.request->requestUriText());
   auto& ctx = newContext(tx, std::move(pending.request), pending.from);
+  ctx.federation = true;
   // The first hop only: a failure there is the answer (RFC 3263 §4.3 would
   // try the next one; not yet).
   addBranch(ctx, target, result.hops.front(), {});
@@ -426,8 +481,10 @@ void Proxy::onRouted(sip::TransactionId tx, DomainRouter::Result result) {
 void Proxy::routeToLocalUser(sip::TransactionId tx, std::unique_ptr<sip::Message> request,
                              const sip::Flow& from) {
   auto& req = *request;
-  // Requests claiming to come from one of our users must prove it (§22.3).
+  // Requests claiming to come from one of our users must prove it (§22.3);
+  // those from other domains must come from a peer.
   if (!authenticateLocalSender(tx, req, from)) return;
+  if (!admitForeignSender(tx, req, from)) return;
 
   const auto user = sip::unescape(req.requestUri().user);
   const auto aor = registrar::makeAor(req.requestUri().user, config_.domain);
@@ -728,23 +785,42 @@ void Proxy::onTimeout(sip::TransactionId tx) {
 }
 
 void Proxy::onTransportError(sip::TransactionId tx) {
-  failBranch(tx, 503, "Service Unavailable (transport error)");
+  const auto found = byClient_.find(tx);
+  if (found == byClient_.end() || !found->second->federation) {
+    return failBranch(tx, 503, "Service Unavailable (transport error)");
+  }
+  // Another domain could not be reached (refused, or its TLS certificate
+  // failed the checks): say why, as for a DNS failure.
+  auto& ctx = *found->second;
+  std::string why = "transport error";
+  for (const auto& b : ctx.branches) {
+    if (b.tx != tx) continue;
+    if (auto reason = transport_.failureReason(b.flow); !reason.empty()) why = std::move(reason);
+  }
+  std::replace_if(
+      why.begin(), why.end(), [](char c) { return c == '\r' || c == '\n'; }, ' ');
+  core::logger("proxy")->info("{} for {}: 503 Service Unavailable ({}) (Call-ID {})",
+                              ctx.request->methodText(), ctx.request->requestUriText(), why,
+                              ctx.request->callId());
+  failBranch(tx, 503, "Service Unavailable (" + why + ")", true);
 }
 
 // A branch that will get no response: it ends as if the status had come back.
-void Proxy::failBranch(sip::TransactionId tx, int status, std::string_view reason) {
+void Proxy::failBranch(sip::TransactionId tx, int status, std::string_view reason, bool local) {
   auto found = byClient_.find(tx);
   if (found == byClient_.end()) return;
   auto& ctx = *found->second;
   for (auto& b : ctx.branches) {
     if (b.tx == tx && !b.done) {
-      branchDone(ctx, b, sip::makeResponse(*ctx.request, status, reason, core::randomToken(10)));
+      branchDone(ctx, b, sip::makeResponse(*ctx.request, status, reason, core::randomToken(10)),
+                 local);
       return;
     }
   }
 }
 
-void Proxy::branchDone(Context& ctx, Branch& branch, std::unique_ptr<sip::Message> response) {
+void Proxy::branchDone(Context& ctx, Branch& branch, std::unique_ptr<sip::Message> response,
+                       bool local) {
   branch.done = true;
   branch.status = response->status();
   if (branch.timerC) timers_.cancel(branch.timerC), branch.timerC = 0;
@@ -756,6 +832,7 @@ void Proxy::branchDone(Context& ctx, Branch& branch, std::unique_ptr<sip::Messag
   }
   if (!ctx.finalSent && (!ctx.best || rank(status) < rank(ctx.best->status()))) {
     ctx.best = std::move(response);
+    ctx.bestLocal = local;
   }
   if (status >= 600 && !ctx.finalSent) {
     cancelPending(ctx, static_cast<std::size_t>(&branch - ctx.branches.data()));
@@ -770,7 +847,11 @@ void Proxy::sendBest(Context& ctx) {
     return;
   }
   auto& best = *ctx.best;
-  if (best.status() == 503) best.setStatus(500, "Server Internal Error (next hop unavailable)");
+  // §16.7 step 6: a 503 from downstream is not passed on (the caller would
+  // think this proxy unavailable). Our own 503 for a domain we could not
+  // reach says just that, with the reason, like a failed DNS lookup.
+  if (best.status() == 503 && !(ctx.bestLocal && ctx.federation))
+    best.setStatus(500, "Server Internal Error (next hop unavailable)");
   if (best.status() == 401 || best.status() == 407) {
     // §16.7 step 7: collect every challenge from every branch.
     best.removeAll(sip::HeaderId::WwwAuthenticate);

@@ -4,7 +4,8 @@
 // every binding of the called user (parallel forking, best response per §16.7,
 // CANCEL of the other branches on a 2xx); Record-Route and loose routing keep
 // in-dialog requests on path; requests from local users are authenticated
-// (407); requests for other domains are refused (403) until federation exists.
+// (407); requests for other domains go to a DomainRouter (federation), and
+// the federation peer allow-list and TLS peer identities are enforced here.
 
 #include "core/timer_service.hpp"
 #include "registrar/location.hpp"
@@ -42,6 +43,10 @@ class DomainRouter {
 
 struct ProxyConfig {
   std::string domain;
+  // The domains we federate with (lower-case, no trailing dot); empty: any.
+  // Requests of our users for other domains, and requests from other
+  // domains (by their From), are refused with 403 unless listed.
+  std::vector<std::string> peers{};
   // Timer C (§16.8): an INVITE branch with no final response after this long is
   // cancelled. More than 3 minutes per the RFC.
   std::chrono::milliseconds timerC{181000};
@@ -126,14 +131,23 @@ class Proxy final : public sip::TransactionUser, private sip::ClientTransactionU
   // when From names another user than the credentials). False: answered.
   bool authenticateLocalSender(sip::TransactionId tx, const sip::Message& request,
                                const sip::Flow& from);
+  // Whether `domain` may be federated with (federation peers).
+  bool peerAllowed(std::string_view domain) const;
+  // A request whose From names another domain: 403 when that domain is not
+  // a peer, or when it came on a TLS connection whose verified certificate
+  // (mutual TLS) does not name that domain (RFC 5922). False: answered.
+  bool admitForeignSender(sip::TransactionId tx, const sip::Message& request,
+                          const sip::Flow& from);
 
   Context& newContext(sip::TransactionId tx, std::unique_ptr<sip::Message> request,
                       const sip::Flow& from);
   // Sends one branch of `ctx` to `target` (a URI) via `next` (the flow).
   void addBranch(Context& ctx, const std::string& target, const sip::Flow& next,
                  const std::vector<std::string>& extraRoutes);
-  void branchDone(Context& ctx, Branch& branch, std::unique_ptr<sip::Message> response);
-  void failBranch(sip::TransactionId tx, int status, std::string_view reason);
+  // `local`: the response was made here, not received (see sendBest).
+  void branchDone(Context& ctx, Branch& branch, std::unique_ptr<sip::Message> response,
+                  bool local = false);
+  void failBranch(sip::TransactionId tx, int status, std::string_view reason, bool local = false);
   void armTimerC(Context& ctx, Branch& branch);
   void cancelBranch(Context& ctx, Branch& branch);
   void cancelPending(Context& ctx, std::size_t except);

@@ -301,6 +301,7 @@ class Context:
         self.tandems = []
         self.sipps = []
         self.relays = []
+        self.processes = []  # other helpers (dnsmasq)
         self._cp = 8800
         self._mp = 16000
 
@@ -318,6 +319,14 @@ class Context:
             s.kill()
         for r in self.relays:
             r.stop()
+        for p in self.processes:
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait(timeout=5)
         problems = []
         for t in self.tandems:
             if t.running():
@@ -326,8 +335,9 @@ class Context:
 
 
 class Tandem:
-    def __init__(self, ctx, data_dir=None, listen=None, extra_args=None, tag="tandem"):
+    def __init__(self, ctx, data_dir=None, listen=None, extra_args=None, tag="tandem", domain=DOMAIN):
         self.ctx = ctx
+        self.domain = domain
         self.binary = ctx.args.tandem
         self.data_dir = data_dir or ctx.path("data")
         self.listen = listen or [f"udp:{TANDEM_IP}:{SIP_PORT}", f"tcp:{TANDEM_IP}:{SIP_PORT}"]
@@ -341,7 +351,7 @@ class Tandem:
 
     def add_user(self, name, password):
         cmd = [self.binary, "user", "add", name, "--password", password,
-               "--data-dir", self.data_dir, "--domain", DOMAIN]
+               "--data-dir", self.data_dir, "--domain", self.domain]
         try:
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
         except subprocess.TimeoutExpired:
@@ -351,7 +361,7 @@ class Tandem:
     def start(self, wait=True):
         self.starts += 1
         self.stderr_path = self.ctx.path(f"{self.tag}.{self.starts}.stderr.log")
-        cmd = [self.binary, "serve", "--domain", DOMAIN, "--data-dir", self.data_dir, "--log-level", "debug"]
+        cmd = [self.binary, "serve", "--domain", self.domain, "--data-dir", self.data_dir, "--log-level", "debug"]
         for l in self.listen:
             cmd += ["--sip-listen", l]
         cmd += self.extra_args
@@ -391,12 +401,13 @@ class Tandem:
                     answered = SipMessage(data.decode(errors="replace")).is_response
             for l in streams:
                 port = int(l.rsplit(":", 1)[1])
+                ip = l.split(":")[1]
 
                 def listening():
                     if self.proc.poll() is not None:
                         raise TestFailure(f"tandem exited with status {self.proc.returncode} before "
                                           f"listening on {l}")
-                    return port_bound("tcp", port)
+                    return port_bound("tcp", port, ip=ip)
                 wait_for(f"tandem to listen on {l}", listening, max(0.1, deadline - time.monotonic()))
         finally:
             sock.close()
@@ -423,6 +434,10 @@ class Tandem:
 
     def stderr_tail(self, lines=60):
         return tail(self.stderr_path, lines) if self.stderr_path else "(tandem not started)"
+
+    def log_text(self):
+        with open(self.stderr_path, encoding="utf-8", errors="replace") as f:
+            return f.read()
 
 
 def render_scenario(ctx, scenario, params, out_name):
@@ -732,11 +747,11 @@ def contact_for(user, port, transport):
 
 
 def register(ctx, user, contact, local_port, remote=f"{TANDEM_IP}:{SIP_PORT}", transport=Transport("udp"),
-             scenario="register.xml", password=None, name=None, expires=300):
+             scenario="register.xml", password=None, name=None, expires=300, domain=DOMAIN):
     s = Sipp(ctx, name or f"register-{user}-{local_port}", scenario,
-             {"DOMAIN": DOMAIN, "USER": user, "CONTACT": contact, "EXPIRES": expires},
+             {"DOMAIN": domain, "USER": user, "CONTACT": contact, "EXPIRES": expires},
              local_port, remote=remote, transport=transport.sipp, user=user, password=password,
-             auth_uri=DOMAIN, timeout=10)
+             auth_uri=domain, timeout=10)
     s.run()
     return s
 
@@ -751,7 +766,7 @@ def check_registered(s, contact):
            f"{s.name}: the 200 to REGISTER does not list the contact {contact}; its Contact headers: {contacts}")
 
 
-def check_digest_challenge(msg, header, what):
+def check_digest_challenge(msg, header, what, realm=DOMAIN):
     challenges = msg.all(header)
     expect(challenges, f"{what}: {msg.status} without {header}")
     scheme, params = parse_auth(challenges[0])
@@ -759,7 +774,7 @@ def check_digest_challenge(msg, header, what):
     alg = params.get("algorithm", "MD5")
     expect(alg.upper() == "MD5", f"{what}: first {header} must offer MD5 (clients read only the first), "
                                  f"got algorithm={alg}: {challenges[0]}")
-    expect(params.get("realm") == DOMAIN, f"{what}: realm should be {DOMAIN}: {challenges[0]}")
+    expect(params.get("realm") == realm, f"{what}: realm should be {realm}: {challenges[0]}")
     expect(params.get("nonce"), f"{what}: challenge without nonce: {challenges[0]}")
 
 
@@ -817,11 +832,11 @@ def check_forwarded_invite(uas, transport, who="callee"):
     return inv
 
 
-def check_caller_flow(uac, expect_ringing=True):
+def check_caller_flow(uac, expect_ringing=True, realm=DOMAIN):
     """407 challenge, 100 Trying and 180 for the authenticated INVITE, exactly one 2xx dialog."""
     challenges = uac.received(407)
     expect(challenges, f"{uac.name}: the first INVITE was not challenged with 407")
-    check_digest_challenge(challenges[0], "proxy-authenticate", f"{uac.name}: 407")
+    check_digest_challenge(challenges[0], "proxy-authenticate", f"{uac.name}: 407", realm=realm)
     invite2 = [m for m in uac.received() if (m.get("cseq") or "").startswith("2 ")]
     expect(any(m.status == 100 for m in invite2),
            f"{uac.name}: no 100 Trying for the authenticated INVITE (stateful proxy, RFC 3261 16.2)")
@@ -1185,6 +1200,303 @@ def test_config_error(ctx):
     expect("no_such_key" in r.stderr, f"the error message should name the key: {r.stderr!r}")
 
 
+# --------------------------------------------------------------------------- federation over TLS
+#
+# Two domains, each its own Tandem: a.test on 127.0.0.2 and b.test on
+# 127.0.0.3, with UDP (for the sipp users, whose Debian build has no TLS) and
+# TLS listeners (for the domain-to-domain hop). Certificates come from a test
+# CA made with openssl in the test's temp dir.
+
+DOMAIN_IPS = {"a.test": "127.0.0.2", "b.test": "127.0.0.3"}
+DNS_PORT = 5353
+
+
+class TestCa:
+    """A throwaway CA (EC P-256) and certificates it signs, by the openssl CLI."""
+
+    def __init__(self, ctx, name="ca"):
+        self.ctx = ctx
+        self.name = name
+        self.cert, self.key = ctx.path(f"{name}.pem"), ctx.path(f"{name}.key")
+        self._openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                       "-nodes", "-days", "2", "-keyout", self.key, "-out", self.cert,
+                       "-subj", f"/CN=Tandem test CA {name}"])
+
+    def _openssl(self, args):
+        r = subprocess.run(["openssl"] + args, capture_output=True, text=True, timeout=60)
+        expect(r.returncode == 0, f"openssl {' '.join(args[:2])} failed ({r.returncode}): {r.stderr}")
+
+    def issue(self, label, common_name, san=None):
+        """A certificate signed by this CA; `san` is the subjectAltName value or None (no extension)."""
+        cert, key, csr = (self.ctx.path(f"{label}.{ext}") for ext in ("pem", "key", "csr"))
+        self._openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                       "-nodes", "-keyout", key, "-out", csr, "-subj", f"/CN={common_name}"])
+        args = ["x509", "-req", "-in", csr, "-CA", self.cert, "-CAkey", self.key, "-CAcreateserial",
+                "-days", "2", "-out", cert]
+        if san:
+            ext = self.ctx.path(f"{label}.ext")
+            with open(ext, "w") as f:
+                f.write(f"subjectAltName = {san}\n")
+            args += ["-extfile", ext]
+        self._openssl(args)
+        return cert, key
+
+
+def start_dns(ctx, records):
+    """dnsmasq on 127.0.0.1:5353 serving `records` (dnsmasq options), like tests/browser's startDns."""
+    dnsmasq = "/usr/sbin/dnsmasq" if os.path.exists("/usr/sbin/dnsmasq") else shutil.which("dnsmasq")
+    expect(dnsmasq, "dnsmasq is not installed (Debian package dnsmasq-base)")
+    cmd = [dnsmasq, "--no-daemon", "--no-resolv", "--no-hosts", "--conf-file=/dev/null", "--log-queries",
+           "--log-facility=-", "--listen-address=127.0.0.1", "--bind-interfaces", f"--port={DNS_PORT}",
+           "--local=/test/", "--pid-file="] + records
+    out = open(ctx.path("dnsmasq.log"), "wb")
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                            cwd=ctx.dir, preexec_fn=_die_with_parent)
+    ctx.processes.append(proc)
+    wait_for("dnsmasq to listen on UDP 5353",
+             lambda: proc.poll() is None and port_bound("udp", DNS_PORT, ip="127.0.0.1"), 10)
+    return proc
+
+
+def sips_records(domain):
+    """NAPTR SIPS+D2T -> SRV _sips._tcp -> sip.<domain>:5061 -> A (RFC 3263 §4.1)."""
+    return [f"--naptr-record={domain},10,10,S,SIPS+D2T,,_sips._tcp.{domain}",
+            f"--srv-host=_sips._tcp.{domain},sip.{domain},{TLS_PORT},0,10",
+            f"--host-record=sip.{domain},{DOMAIN_IPS[domain]}"]
+
+
+def start_domain(ctx, domain, cert=None, key=None, ca=None, federation=(), routes=None, users=(),
+                 tls=True, data_dir=None):
+    """One Tandem serving `domain` on its own address; `federation`: extra [federation] lines."""
+    ip = DOMAIN_IPS[domain]
+    listen = [f"udp:{ip}:{SIP_PORT}"] + ([f"tls:{ip}:{TLS_PORT}"] if tls else [])
+    lines = []
+    if cert:
+        lines += ["[tls]", f'cert = "{cert}"', f'key = "{key}"', f'ca_file = "{ca or ""}"']
+    lines += ["[federation]"] + list(federation)
+    if routes:
+        lines += ["[federation.routes]"] + [f'"{d}" = "{hop}"' for d, hop in routes.items()]
+    config = ctx.path(f"{domain}.toml")
+    with open(config, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    t = Tandem(ctx, data_dir=data_dir or ctx.path(f"data-{domain}"), listen=listen,
+               extra_args=["--config", config, "--http-listen", "off"], tag=domain, domain=domain)
+    for u in users:
+        t.add_user(u, PASSWORDS[u])
+    t.start()
+    return t
+
+
+def tls_routes(*domains):
+    return {d: f"tls:{DOMAIN_IPS[d]}:{TLS_PORT}" for d in domains}
+
+
+def register_at(ctx, node, user, port, sipp_port):
+    """`user` (a sipp agent on 127.0.0.1:port over UDP) registered at node's domain."""
+    contact = contact_for(user, port, Transport("udp"))
+    reg = register(ctx, user, contact, sipp_port, remote=f"{DOMAIN_IPS[node.domain]}:{SIP_PORT}",
+                   domain=node.domain, name=f"register-{user}-at-{node.domain}")
+    check_registered(reg, contact)
+    return contact
+
+
+def federated_call(ctx, caller_node, callee_node, caller="alice", callee="bob", label=""):
+    """callee answers (a sipp UAS registered at callee_node), caller calls from caller_node."""
+    contact = contact_for(callee, 5070, Transport("udp"))
+    uas = Sipp(ctx, f"{callee}-uas{label}", "uas_answer.xml", {"CONTACT": contact, "ANSWER_DELAY_MS": 100},
+               5070, timeout=20).start_listening()
+    register_at(ctx, callee_node, callee, 5070, 5090)
+    target = f"{callee}@{callee_node.domain}"
+    uac = Sipp(ctx, f"{caller}-call{label}", "uac_call_federated.xml",
+               {"DOMAIN": caller_node.domain, "TARGET_DOMAIN": callee_node.domain, "CALLER": caller,
+                "CALLEE": callee, "HOLD_MS": 200},
+               5080, remote=f"{DOMAIN_IPS[caller_node.domain]}:{SIP_PORT}", user=caller, auth_uri=target,
+               timeout=20)
+    uac.run()
+    uac.check_ok(f"{caller}@{caller_node.domain} calling {target}")
+    uas.wait()
+    uas.check_ok(f"{callee} answering the call from {caller_node.domain}")
+    check_caller_flow(uac, realm=caller_node.domain)
+    invite = uas.received("INVITE")[0]
+    expect(parse_uri(invite.get("from"))[2] == caller_node.domain,
+           f"the callee sees the call from {invite.get('from')}, not from {caller_node.domain}")
+    return uac, uas
+
+
+def federated_invite_expecting(ctx, node, callee, target_domain, status, name, port=5080):
+    """alice at node's domain calls callee@target_domain and expects the final `status`."""
+    uac = Sipp(ctx, name, "uac_invite_final.xml",
+               {"DOMAIN": node.domain, "TARGET_DOMAIN": target_domain, "CALLER": "alice", "CALLEE": callee,
+                "STATUS": status, "MAX_FORWARDS": 70},
+               port, remote=f"{DOMAIN_IPS[node.domain]}:{SIP_PORT}", user="alice",
+               auth_uri=f"{callee}@{target_domain}", timeout=15)
+    started = time.monotonic()
+    uac.run()
+    finals = [m.start for m in uac.received() if m.is_response and m.status >= 200]
+    uac.check_ok(f"INVITE sip:{callee}@{target_domain} from {node.domain} should end with {status}; "
+                 f"final responses: {finals}")
+    final = [m for m in uac.received(status, "INVITE")][-1]
+    log(f"{name}: {final.start} after {time.monotonic() - started:.1f}s")
+    return final
+
+
+def tls_connections_to(node, peer):
+    """How many TLS connections node's log says it opened to the peer domain's TLS port."""
+    pattern = rf"TLS connection \d+ connecting to {re.escape(DOMAIN_IPS[peer])}:{TLS_PORT} for {re.escape(peer)}"
+    return len(re.findall(pattern, node.log_text()))
+
+
+def test_federation_tls(ctx):
+    # a.test finds b.test by NAPTR (SIPS+D2T) -> SRV (_sips._tcp, target
+    # sip.b.test) -> A in dnsmasq, and connects over TLS. b.test's certificate
+    # names the domain b.test only, not the SRV target: RFC 5922 matches the
+    # domain. Our users speak UDP to their own Tandem.
+    ca = TestCa(ctx)
+    start_dns(ctx, sips_records("a.test") + sips_records("b.test"))
+    dns = [f'dns_servers = ["127.0.0.1:{DNS_PORT}"]']
+    a = start_domain(ctx, "a.test", *ca.issue("a", "a.test", "DNS:a.test"), ca=ca.cert, federation=dns,
+                     users=("alice",))
+    b = start_domain(ctx, "b.test", *ca.issue("b", "b.test", "DNS:b.test"), ca=ca.cert, federation=dns,
+                     users=("bob",))
+    uac, uas = federated_call(ctx, a, b)
+    expect(tls_connections_to(a, "b.test") >= 1,
+           "a.test did not open a TLS connection to b.test (127.0.0.3:5061) as its NAPTR/SRV records say")
+    expect(uas.received("BYE"), "bob did not get alice's BYE across the domains")
+    invite = uas.received("INVITE")[0]
+    rrs = invite.all("record-route")
+    expect(any("127.0.0.2:5061" in r and "transport=tls" in r for r in rrs),
+           f"the INVITE's Record-Route does not keep a.test's TLS side on the path: {rrs}")
+    # And back: bob@b.test calls alice@a.test, b.test checking a.test's certificate.
+    federated_call(ctx, b, a, caller="bob", callee="alice", label="-back")
+    expect(tls_connections_to(b, "a.test") >= 1, "b.test did not open a TLS connection to a.test")
+
+
+def test_federation_tls_bad_certificate(ctx):
+    # b.test's certificate must name b.test: one for the SRV target
+    # (sip.b.test) or a wildcard (*.test) does not do (RFC 5922 §7.2); one
+    # from a CA a.test does not trust does not either. Each time the caller
+    # gets a 503 naming the problem at once, and a.test logs it.
+    ca = TestCa(ctx)
+    start_dns(ctx, sips_records("b.test"))
+    dns = [f'dns_servers = ["127.0.0.1:{DNS_PORT}"]']
+    a = start_domain(ctx, "a.test", *ca.issue("a", "a.test", "DNS:a.test"), ca=ca.cert, federation=dns,
+                     users=("alice",))
+    b_cert = ca.issue("b-wrong", "b.test", "DNS:sip.b.test,DNS:*.test")
+    b = start_domain(ctx, "b.test", *b_cert, ca=ca.cert, federation=dns, users=("bob",))
+    started = time.monotonic()
+    final = federated_invite_expecting(ctx, a, "bob", "b.test", 503, "alice-wrong-name")
+    expect(time.monotonic() - started < 10, "the 503 for a certificate that does not match took too long")
+    expect("TLS certificate of b.test does not match the domain" in final.reason,
+           f"the 503 should say the certificate does not match b.test: {final.start!r}")
+    expect("it names sip.b.test" in final.reason, f"the 503 should say what the certificate names: {final.start!r}")
+    expect(re.search(r"TLS connection \d+ to 127\.0\.0\.3:5061 \(b\.test\) failed: TLS certificate of b\.test "
+                     r"does not match the domain", a.log_text()),
+           "a.test did not log the certificate that does not match")
+
+    # A certificate for b.test, from a CA that a.test does not trust.
+    expect(not b.stop(), "b.test did not stop cleanly")
+    other = TestCa(ctx, "other-ca")
+    b = start_domain(ctx, "b.test", *other.issue("b-untrusted", "b.test", "DNS:b.test"), ca=ca.cert,
+                     federation=dns, data_dir=b.data_dir)
+    final = federated_invite_expecting(ctx, a, "bob", "b.test", 503, "alice-untrusted", port=5081)
+    expect("TLS certificate of b.test is not trusted" in final.reason,
+           f"the 503 should say b.test's certificate is not trusted: {final.start!r}")
+
+
+def test_federation_mutual_tls(ctx):
+    # b.test requires client certificates: a.test presents its own (tls.cert)
+    # and the call goes through; b.test knows the connection as a.test's.
+    ca = TestCa(ctx)
+    a = start_domain(ctx, "a.test", *ca.issue("a", "a.test", "DNS:a.test"), ca=ca.cert,
+                     routes=tls_routes("b.test"), users=("alice",))
+    b = start_domain(ctx, "b.test", *ca.issue("b", "b.test", "DNS:b.test"), ca=ca.cert,
+                     federation=['tls_client_auth = "require"'], routes=tls_routes("a.test"),
+                     users=("bob",))
+    federated_call(ctx, a, b)
+    expect(re.search(r"TLS connection \d+ open: 127\.0\.0\.2:\d+ \(accepted; peer certificate names a\.test\)",
+                     b.log_text()),
+           "b.test did not see a.test's client certificate on the accepted TLS connection")
+
+    # A client with a valid certificate for another domain (c.test) may not
+    # send requests from a.test over it: 403 (RFC 5922 identity of the peer).
+    c_cert, c_key = ca.issue("c", "c.test", "DNS:c.test")
+    client = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca.cert)
+    client.load_cert_chain(c_cert, c_key)
+    ip = DOMAIN_IPS["b.test"]
+    with socket.create_connection((ip, TLS_PORT), timeout=5) as raw:
+        with client.wrap_socket(raw, server_hostname="b.test") as tls:
+            local = tls.getsockname()
+            tls.sendall(build_request("MESSAGE", "sip:bob@b.test", local, transport="TLS",
+                                      from_uri="sip:mallory@a.test", body="hi",
+                                      headers=["Content-Type: text/plain"]))
+            response = read_tls_response(tls)
+    expect(response is not None and response.status == 403,
+           f"a request From a.test over a connection certified for c.test: expected 403, got "
+           f"{response.start if response else 'nothing'}")
+    expect("c.test" in response.reason, f"the 403 should name the certificate's domain: {response.start!r}")
+
+    # Without a client certificate, b.test refuses the TLS connection itself.
+    plain = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca.cert)
+    refused = False
+    try:
+        with socket.create_connection((ip, TLS_PORT), timeout=5) as raw:
+            with plain.wrap_socket(raw, server_hostname="b.test") as tls:
+                tls.sendall(build_request("OPTIONS", "sip:b.test", tls.getsockname(), transport="TLS"))
+                refused = read_tls_response(tls) is None
+    except (ssl.SSLError, OSError):
+        refused = True
+    expect(refused, "b.test answered a TLS client without a certificate although it requires one")
+    wait_for("b.test to log the refused client",
+             lambda: "refused: TLS handshake failed" in b.log_text() or "refused: TLS client" in b.log_text(), 5)
+
+
+def read_tls_response(sock, timeout=5):
+    """The first final response on a TLS socket, or None when the peer closes first."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.1, deadline - time.monotonic()))
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            break
+        except (ssl.SSLError, OSError):
+            return None
+        if not chunk:
+            return None
+        data += chunk
+        while b"\r\n\r\n" in data:
+            head, _, rest = data.partition(b"\r\n\r\n")
+            m = SipMessage(head.decode(errors="replace") + "\r\n\r\n")
+            length = int(m.get("content-length") or 0)
+            data = rest[length:]
+            if m.is_response and m.status >= 200:
+                return m
+    return None
+
+
+def test_federation_peers(ctx):
+    # a.test federates only with c.test: alice's call to b.test is refused by
+    # her own server, before any lookup (this namespace has no DNS server:
+    # a lookup would give 503). Then b.test federates only with c.test: a.test
+    # (open to all, static route to b.test) sends the call, b.test refuses it,
+    # and alice gets b.test's 403.
+    a = start_domain(ctx, "a.test", federation=['peers = ["c.test"]'], users=("alice",), tls=False)
+    b = start_domain(ctx, "b.test", federation=['peers = ["c.test"]'], users=("bob",), tls=False)
+    final = federated_invite_expecting(ctx, a, "bob", "b.test", 403, "alice-to-b-not-a-peer")
+    expect("federation with b.test is not allowed" in final.reason,
+           f"a.test's 403 should say b.test is not a peer: {final.start!r}")
+    expect("is not a federation peer" in a.log_text(), "a.test did not log the refused call to b.test")
+
+    expect(not a.stop(), "a.test did not stop cleanly")
+    a = start_domain(ctx, "a.test", routes={"b.test": f"udp:{DOMAIN_IPS['b.test']}:{SIP_PORT}"},
+                     tls=False, data_dir=a.data_dir)
+    final = federated_invite_expecting(ctx, a, "bob", "b.test", 403, "alice-from-a-not-a-peer", port=5081)
+    expect("federation with a.test is not allowed" in final.reason,
+           f"b.test's 403 should say a.test is not a peer: {final.start!r}")
+    expect("not a federation peer" in b.log_text(), "b.test did not log the refused request from a.test")
+
+
 TESTS = {
     "register": test_register,
     "call": test_call,
@@ -1201,6 +1513,10 @@ TESTS = {
     "max_forwards": test_max_forwards,
     "foreign_domain": test_foreign_domain,
     "config_error": test_config_error,
+    "federation_tls": test_federation_tls,
+    "federation_tls_bad_certificate": test_federation_tls_bad_certificate,
+    "federation_mutual_tls": test_federation_mutual_tls,
+    "federation_peers": test_federation_peers,
 }
 
 

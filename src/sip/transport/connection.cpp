@@ -65,16 +65,35 @@ void Connection::onConnect(const error_code& ec) {
   asyncHandshake(false);
 }
 
+const std::vector<std::string>& Connection::peerIdentities() const {
+  static const std::vector<std::string> none;
+  return none;
+}
+
+bool Connection::mayCarry(const Flow& /*to*/) const {
+  return true;
+}
+
+std::string Connection::handshakeFailure(const error_code& ec) const {
+  return "handshake failed: " + ec.message();
+}
+
 void Connection::onHandshake(const error_code& ec) {
   if (state_ != State::Handshaking) return;
   if (ec) {
-    close("handshake failed: " + ec.message());
+    close(handshakeFailure(ec));
     return;
   }
   state_ = State::Open;
   pendingFlows_ = {};
-  log_->debug("{} connection {} open: {} ({})", transportName(flow_.transport), flow_.connection,
-              flow_.remote.toString(), outgoing_ ? "outgoing" : "accepted");
+  if (log_->should_log(spdlog::level::debug)) {
+    std::string names;
+    for (const auto& identity : peerIdentities())
+      names += (names.empty() ? "; peer certificate names " : ", ") + identity;
+    log_->debug("{} connection {} open: {} ({}{})", transportName(flow_.transport),
+                flow_.connection, flow_.remote.toString(), outgoing_ ? "outgoing" : "accepted",
+                names);
+  }
   touch();
   armTimer(lastActivity_ + idleTimeout_);
   readMore();
@@ -251,7 +270,7 @@ void Connection::close(std::string_view reason) {
   ConnectionHost* host = std::exchange(host_, nullptr);
   std::vector<Flow> failed;
   if (!wasOpen && outgoing_) failed.swap(pendingFlows_);
-  host->connectionClosed(*this, wasOpen, failed);
+  host->connectionClosed(*this, wasOpen, failed, reason);
 }
 
 void Connection::detachAndDrain() {

@@ -38,8 +38,10 @@ class ConnectionHost {
   virtual void connectionMessage(Connection& c, std::string data) = 0;
   // Called once per connection when it closes, whatever the reason. `wasOpen`:
   // it had completed connect and handshake. `failed`: the destinations of
-  // messages queued on an outgoing connection that never opened.
-  virtual void connectionClosed(Connection& c, bool wasOpen, const std::vector<Flow>& failed) = 0;
+  // messages queued on an outgoing connection that never opened. `reason`:
+  // why it closed ("connect failed: ...", "TLS certificate of ...", ...).
+  virtual void connectionClosed(Connection& c, bool wasOpen, const std::vector<Flow>& failed,
+                                std::string_view reason) = 0;
   virtual const TransportOptions& options() const = 0;
   virtual const std::shared_ptr<spdlog::logger>& log() const = 0;
 
@@ -64,6 +66,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   State state() const { return state_; }
   // Still takes messages (open, or about to be).
   bool usable() const { return state_ <= State::Open; }
+  bool outgoing() const { return outgoing_; }
+
+  // TLS: the SIP domain identities of the peer's verified certificate
+  // (RFC 5922 §7.1); empty when there is none (and always for TCP).
+  virtual const std::vector<std::string>& peerIdentities() const;
+  // Whether a message for `to` may go on this connection: always, except
+  // that TLS to a SIP domain (Flow::tlsDomain) needs a connection whose
+  // certificate names that domain, or one opening to verify exactly that.
+  virtual bool mayCarry(const Flow& to) const;
 
   // An accepted socket: handshake (TLS) then read. `local` is the listener's.
   void startAccepted(const core::Endpoint& remote, const core::Endpoint& local);
@@ -88,6 +99,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   virtual void asyncWrite(std::span<const boost::asio::const_buffer> buffers) = 0;  // → onWrite
 
   void onHandshake(const boost::system::error_code& ec);
+  // The reason a failed handshake closes the connection with.
+  virtual std::string handshakeFailure(const boost::system::error_code& ec) const;
   void onRead(const boost::system::error_code& ec, std::size_t n);
   void onWrite(const boost::system::error_code& ec, std::size_t n);
 

@@ -6,7 +6,9 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace tandem::sip {
 
@@ -30,6 +32,11 @@ struct Flow {
   core::Endpoint remote;
   core::Endpoint local;  // the listening socket's address (for UDP and accepted streams)
   ConnectionId connection = 0;
+  // Outgoing TLS to another SIP domain: the domain the peer must prove
+  // (RFC 5922 §7.2), sent as SNI and matched against its certificate. A
+  // connection is reused for it only if its certificate names that domain.
+  // Empty for everything else (received messages, contacts, Route entries).
+  std::string tlsDomain{};
 
   friend bool operator==(const Flow&, const Flow&) = default;
 };
@@ -52,6 +59,22 @@ class TransportSender {
   // Whether a connection (stream or WebSocket) is still open, so a request
   // meant for a flow that has gone can be answered 430 (RFC 5626 §5.3).
   virtual bool connectionOpen(ConnectionId) const { return true; }
+  // Why the last connection attempt to `to` (transport and remote address)
+  // failed, e.g. "TLS certificate of b.test does not match the domain"; ""
+  // when unknown or when it has since succeeded. For a final response that
+  // says more than "transport error".
+  virtual std::string failureReason(const Flow& to) const {
+    (void)to;
+    return {};
+  }
+  // The SIP domain identities (RFC 5922 §7.1) of the verified certificate
+  // the peer of a TLS connection presented: the server's when we connected,
+  // the client's when we accepted and asked for one (mutual TLS). Null when
+  // there is none (no TLS, no certificate, verification off).
+  virtual const std::vector<std::string>* tlsPeerIdentities(ConnectionId id) const {
+    (void)id;
+    return nullptr;
+  }
 };
 
 // Receives what the transports deliver. Called on the loop; callbacks must not

@@ -1,5 +1,7 @@
 #include "sip/transport/tls_connection.hpp"
 
+#include "sip/transport/tls_identity.hpp"
+
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
 
@@ -20,6 +22,22 @@ constexpr long kContextOptions = ssl::context::default_workarounds | ssl::contex
                                  ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
                                  ssl::context::no_tlsv1_1 | ssl::context::single_dh_use;
 
+// Session resumption with client certificates needs a session id context.
+constexpr unsigned char kSessionIdContext[] = "tandem-sip";
+
+// ": it names a.example, b.example" or ": it names no SIP domain".
+std::string describeNames(const CertificateNames& names) {
+  const auto identities = sipDomainIdentities(names);
+  if (identities.empty()) return ": it names no SIP domain";
+  std::string text = ": it names ";
+  for (std::size_t i = 0; i < identities.size() && i < 4; ++i) {
+    if (i > 0) text += ", ";
+    text += identities[i];
+  }
+  if (identities.size() > 4) text += ", ...";
+  return text;
+}
+
 class TlsConnection final : public Connection {
  public:
   TlsConnection(ConnectionHost& host, ConnectionId id, asio::ip::tcp::socket socket,
@@ -28,14 +46,55 @@ class TlsConnection final : public Connection {
         keepAlive_(std::move(keepAlive)),
         stream_(std::move(socket), context) {}
 
-  ssl::stream<asio::ip::tcp::socket>& stream() { return stream_; }
+  // Outgoing to a SIP domain: SNI, and (if `verify`) RFC 5922 §7.2 checks.
+  void expectDomain(const std::string& domain, bool verify) {
+    domain_ = normalizeDomain(domain);
+    // RFC 6066 §3: the host name, without a trailing dot.
+    SSL_set_tlsext_host_name(stream_.native_handle(), domain_.c_str());
+    if (!verify) return;
+    verifying_ = true;
+    stream_.set_verify_mode(ssl::verify_peer);
+    stream_.set_verify_callback([this](bool preverified, ssl::verify_context& context) {
+      return verifyDomain(preverified, context);
+    });
+  }
+
+  // Outgoing by address (tlsVerifyPeer): the certificate must name the IP.
+  void expectAddress(const core::Endpoint& remote) {
+    verifying_ = true;
+    stream_.set_verify_mode(ssl::verify_peer);
+    stream_.set_verify_callback(ssl::host_name_verification(remote.address.to_string()));
+  }
+
+  // Accepted, with a client certificate asked for: records why one failed.
+  void verifyClient() {
+    verifying_ = true;
+    stream_.set_verify_callback([this](bool preverified, ssl::verify_context& context) {
+      if (!preverified && problem_.empty()) {
+        problem_ = std::string("TLS client certificate not trusted: ") +
+                   X509_verify_cert_error_string(X509_STORE_CTX_get_error(context.native_handle()));
+      }
+      return preverified;
+    });
+  }
+
+  const std::vector<std::string>& peerIdentities() const override { return identities_; }
+
+  bool mayCarry(const Flow& to) const override {
+    if (to.transport != Transport::Tls || to.tlsDomain.empty()) return true;
+    if (identitiesContain(identities_, to.tlsDomain)) return true;
+    // Still opening for that very domain: it is checked before anything is sent.
+    return outgoing() && state() < State::Open && domain_ == normalizeDomain(to.tlsDomain);
+  }
 
  protected:
   asio::ip::tcp::socket& socket() override { return stream_.next_layer(); }
   void asyncHandshake(bool server) override {
-    stream_.async_handshake(
-        server ? ssl::stream_base::server : ssl::stream_base::client,
-        [this, self = shared_from_this()](const error_code& ec) { onHandshake(ec); });
+    stream_.async_handshake(server ? ssl::stream_base::server : ssl::stream_base::client,
+                            [this, self = shared_from_this()](const error_code& ec) {
+                              if (!ec) rememberIdentities();
+                              onHandshake(ec);
+                            });
   }
   void asyncRead(asio::mutable_buffer into) override {
     stream_.async_read_some(into,
@@ -51,11 +110,62 @@ class TlsConnection final : public Connection {
         stream_, buffers,
         [this, self = shared_from_this()](const error_code& ec, std::size_t n) { onWrite(ec, n); });
   }
+  std::string handshakeFailure(const error_code& ec) const override {
+    if (!problem_.empty()) return problem_;
+    return "TLS handshake failed: " + ec.message();
+  }
 
  private:
+  // Called for each certificate of the chain, root first. The first problem
+  // is kept for handshakeFailure(): it becomes the caller's final response.
+  bool verifyDomain(bool preverified, ssl::verify_context& context) {
+    X509_STORE_CTX* store = context.native_handle();
+    if (!preverified) {
+      if (problem_.empty()) {
+        problem_ = "TLS certificate of " + domain_ + " is not trusted: " +
+                   X509_verify_cert_error_string(X509_STORE_CTX_get_error(store));
+      }
+      return false;
+    }
+    if (X509_STORE_CTX_get_error_depth(store) != 0) return true;
+    const auto names = certificateNames(X509_STORE_CTX_get_current_cert(store));
+    if (certificateMatchesDomain(names, domain_)) return true;
+    problem_ =
+        "TLS certificate of " + domain_ + " does not match the domain" + describeNames(names);
+    return false;
+  }
+
+  // Only a certificate that was verified gives identities.
+  void rememberIdentities() {
+    if (!verifying_) return;
+    SSL* ssl = stream_.native_handle();
+    const X509* peer = SSL_get0_peer_certificate(ssl);
+    if (peer == nullptr || SSL_get_verify_result(ssl) != X509_V_OK) return;
+    identities_ = sipDomainIdentities(certificateNames(peer));
+  }
+
   std::shared_ptr<const void> keepAlive_;  // the contexts, destroyed after stream_
   ssl::stream<asio::ip::tcp::socket> stream_;
+  std::string domain_;  // outgoing to a SIP domain: that domain, normalised
+  bool verifying_ = false;
+  std::string problem_;                  // why verification failed
+  std::vector<std::string> identities_;  // of the verified peer certificate
 };
+
+// The trusted CAs: the configured file, else the system's default store.
+bool loadTrust(ssl::context& context, const std::string& caFile, std::string& error) {
+  error_code ec;
+  if (caFile.empty()) {
+    context.set_default_verify_paths(ec);
+    return true;  // an empty system store just verifies nothing
+  }
+  context.load_verify_file(caFile, ec);
+  if (ec) {
+    error = "cannot load TLS CA file " + caFile + ": " + ec.message();
+    return false;
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -70,56 +180,66 @@ std::unique_ptr<TlsFactory> TlsFactory::create(const TransportOptions& options,
     error = "TLS needs a certificate file and a private key file";
     return nullptr;
   }
-  contexts->server.set_options(kContextOptions, ec);
-  contexts->server.use_certificate_chain_file(options.tlsCertFile, ec);
-  if (ec) {
-    error = "cannot load TLS certificate " + options.tlsCertFile + ": " + ec.message();
-    return nullptr;
-  }
-  contexts->server.use_private_key_file(options.tlsKeyFile, ssl::context::pem, ec);
-  if (ec) {
-    error = "cannot load TLS private key " + options.tlsKeyFile + ": " + ec.message();
-    return nullptr;
-  }
-  if (SSL_CTX_check_private_key(contexts->server.native_handle()) != 1) {
-    error = "TLS private key " + options.tlsKeyFile + " does not match certificate " +
-            options.tlsCertFile;
-    return nullptr;
-  }
-
-  contexts->client.set_options(kContextOptions, ec);
-  if (!options.tlsCaFile.empty()) {
-    contexts->client.load_verify_file(options.tlsCaFile, ec);
+  // Our certificate serves both roles: server certificate, and client
+  // certificate for servers that ask (mutual TLS between domains).
+  for (auto* context : {&contexts->server, &contexts->client}) {
+    context->set_options(kContextOptions, ec);
+    context->use_certificate_chain_file(options.tlsCertFile, ec);
     if (ec) {
-      error = "cannot load TLS CA file " + options.tlsCaFile + ": " + ec.message();
+      error = "cannot load TLS certificate " + options.tlsCertFile + ": " + ec.message();
       return nullptr;
     }
-  } else if (options.tlsVerifyPeer) {
-    contexts->client.set_default_verify_paths(ec);
+    context->use_private_key_file(options.tlsKeyFile, ssl::context::pem, ec);
+    if (ec) {
+      error = "cannot load TLS private key " + options.tlsKeyFile + ": " + ec.message();
+      return nullptr;
+    }
+    if (SSL_CTX_check_private_key(context->native_handle()) != 1) {
+      error = "TLS private key " + options.tlsKeyFile + " does not match certificate " +
+              options.tlsCertFile;
+      return nullptr;
+    }
   }
-  contexts->client.set_verify_mode(options.tlsVerifyPeer ? ssl::verify_peer : ssl::verify_none);
+
+  if (!loadTrust(contexts->client, options.tlsCaFile, error)) return nullptr;
+  contexts->client.set_verify_mode(ssl::verify_none);  // per connection, see makeOutgoing
+
+  const bool verifyClients = options.tlsClientAuth != TlsClientAuth::None;
+  if (verifyClients) {
+    if (!loadTrust(contexts->server, options.tlsCaFile, error)) return nullptr;
+    contexts->server.set_verify_mode(options.tlsClientAuth == TlsClientAuth::Require
+                                         ? ssl::verify_peer | ssl::verify_fail_if_no_peer_cert
+                                         : ssl::verify_peer);
+    SSL_CTX_set_session_id_context(contexts->server.native_handle(), kSessionIdContext,
+                                   sizeof kSessionIdContext - 1);
+  }
 
   std::unique_ptr<TlsFactory> factory(new TlsFactory(std::move(contexts)));
   factory->verifyPeer_ = options.tlsVerifyPeer;
+  factory->verifyDomains_ = options.tlsVerifyDomains;
+  factory->verifyClients_ = verifyClients;
   return factory;
 }
 
 std::shared_ptr<Connection> TlsFactory::makeAccepted(ConnectionHost& host, ConnectionId id,
                                                      asio::ip::tcp::socket socket) {
-  return std::make_shared<TlsConnection>(host, id, std::move(socket), contexts_, contexts_->server);
+  auto connection =
+      std::make_shared<TlsConnection>(host, id, std::move(socket), contexts_, contexts_->server);
+  if (verifyClients_) connection->verifyClient();
+  return connection;
 }
 
 std::shared_ptr<Connection> TlsFactory::makeOutgoing(ConnectionHost& host, ConnectionId id,
-                                                     asio::ip::tcp::socket socket,
-                                                     const core::Endpoint& remote) {
+                                                     asio::ip::tcp::socket socket, const Flow& to) {
   auto connection =
       std::make_shared<TlsConnection>(host, id, std::move(socket), contexts_, contexts_->client);
-  // Flows name peers by IP address only, so the certificate is checked against
-  // that address (subjectAltName iPAddress). No SNI is sent: RFC 6066 §3 does
-  // not allow literal IP addresses in server_name.
-  if (verifyPeer_) {
-    connection->stream().set_verify_callback(
-        ssl::host_name_verification(remote.address.to_string()));
+  if (!to.tlsDomain.empty()) {
+    connection->expectDomain(to.tlsDomain, verifyDomains_);
+  } else if (verifyPeer_) {
+    // Flows without a domain name peers by IP address only, so the
+    // certificate is checked against that address (subjectAltName
+    // iPAddress). No SNI: RFC 6066 §3 does not allow literal IP addresses.
+    connection->expectAddress(to.remote);
   }
   return connection;
 }

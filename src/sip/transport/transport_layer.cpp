@@ -22,7 +22,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <cctype>
 
+#include <algorithm>
 #include <array>
+#include <deque>
 #include <limits>
 #include <map>
 #include <tuple>
@@ -117,6 +119,31 @@ bool isUsableDestination(const core::Endpoint& e) {
   return e.port != 0 && !e.address.is_unspecified();
 }
 
+// A note per destination, for at most tuning::kMaxRemoteNotes of them (the
+// oldest go first).
+class RemoteNotes {
+ public:
+  void put(const RemoteKey& key, std::string_view value) {
+    if (values_.size() >= tuning::kMaxRemoteNotes && values_.count(key) == 0) {
+      values_.erase(order_.front());
+      order_.pop_front();
+    }
+    if (values_.insert_or_assign(key, std::string(value)).second) order_.push_back(key);
+  }
+  void erase(const RemoteKey& key) {
+    if (values_.erase(key) == 0) return;
+    order_.erase(std::find(order_.begin(), order_.end(), key));
+  }
+  const std::string* find(const RemoteKey& key) const {
+    const auto it = values_.find(key);
+    return it != values_.end() ? &it->second : nullptr;
+  }
+
+ private:
+  std::map<RemoteKey, std::string> values_;
+  std::deque<RemoteKey> order_;  // oldest first
+};
+
 }  // namespace
 
 struct TransportLayer::Impl final : detail::ConnectionHost, AcceptHost {
@@ -144,12 +171,29 @@ struct TransportLayer::Impl final : detail::ConnectionHost, AcceptHost {
     }
   }
 
-  void connectionClosed(Connection& c, bool wasOpen, const std::vector<Flow>& failed) override {
+  void connectionClosed(Connection& c, bool wasOpen, const std::vector<Flow>& failed,
+                        std::string_view reason) override {
     const ConnectionId id = c.id();
     // Forget it before calling out, so that a send() from the callbacks does
     // not pick this connection.
-    const auto it = byRemote.find(remoteKey(c.transport(), c.flow().remote));
+    const auto key = remoteKey(c.transport(), c.flow().remote);
+    const auto it = byRemote.find(key);
     if (it != byRemote.end() && it->second == id) byRemote.erase(it);
+    if (!wasOpen && c.transport() == Transport::Tls) {
+      // Another domain that cannot be reached, or fails certificate checks,
+      // is an operator's concern, as is a client refused for its
+      // certificate (mutual TLS). (Phones that went away are not.)
+      const bool certificate = reason.find("certificate") != std::string_view::npos;
+      if (c.outgoing() && !failed.empty() && (certificate || !failed.front().tlsDomain.empty())) {
+        logger->warn("TLS connection {} to {}{} failed: {}", id, c.flow().remote.toString(),
+                     failed.front().tlsDomain.empty() ? "" : " (" + failed.front().tlsDomain + ")",
+                     reason);
+      } else if (!c.outgoing() && certificate) {
+        logger->info("TLS connection {} from {} refused: {}", id, c.flow().remote.toString(),
+                     reason);
+      }
+    }
+    if (!failed.empty()) failures.put(key, reason);
     connections.erase(id);
     for (const Flow& flow : failed) {
       guarded("onSendFailed", [&] { listener.onSendFailed(flow); });
@@ -268,7 +312,7 @@ struct TransportLayer::Impl final : detail::ConnectionHost, AcceptHost {
     if (!isUsableDestination(to.remote)) return false;
     if (const auto it = byRemote.find(remoteKey(transport, to.remote)); it != byRemote.end()) {
       const auto found = connections.find(it->second);
-      if (found != connections.end() && found->second->usable()) {
+      if (found != connections.end() && found->second->usable() && found->second->mayCarry(to)) {
         found->second->send(std::move(data), to);
         return true;
       }
@@ -293,15 +337,29 @@ struct TransportLayer::Impl final : detail::ConnectionHost, AcceptHost {
       socket.bind(asio::ip::tcp::endpoint(local, 0), ec);
     }
     const ConnectionId id = nextId++;
+    const auto key = remoteKey(to.transport, to.remote);
+    // TLS to an address once reached for a domain (a Record-Route entry of
+    // that domain's server, after the first connection closed) is checked
+    // for that domain again: the address has proven nothing else.
+    Flow checked = to;
+    if (to.transport == Transport::Tls) {
+      if (!to.tlsDomain.empty()) {
+        tlsDomains.put(key, to.tlsDomain);
+      } else if (const auto* domain = tlsDomains.find(key)) {
+        checked.tlsDomain = *domain;
+      }
+    }
     auto connection = to.transport == Transport::Tls
-                          ? tls->makeOutgoing(*this, id, std::move(socket), to.remote)
+                          ? tls->makeOutgoing(*this, id, std::move(socket), checked)
                           : detail::makeTcpConnection(*this, id, std::move(socket));
     connections.emplace(id, connection);
-    byRemote[remoteKey(to.transport, to.remote)] = id;
+    byRemote[key] = id;
+    failures.erase(key);
     connection->startConnect(to.remote);  // completes later, never from here
     connection->send(std::move(data), to);
-    logger->debug("{} connection {} connecting to {}", transportName(to.transport), id,
-                  to.remote.toString());
+    logger->debug("{} connection {} connecting to {}{}", transportName(to.transport), id,
+                  to.remote.toString(),
+                  checked.tlsDomain.empty() ? "" : " for " + checked.tlsDomain);
     return true;
   }
 
@@ -363,6 +421,10 @@ struct TransportLayer::Impl final : detail::ConnectionHost, AcceptHost {
   // Open (or opening) connection per remote address, accepted ones included,
   // for reuse (RFC 3261 §18.1.1, §18.2.2).
   std::map<RemoteKey, ConnectionId> byRemote;
+  // Why the last connection to a destination failed (failureReason()).
+  RemoteNotes failures;
+  // The SIP domain TLS destinations were last reached for.
+  RemoteNotes tlsDomains;
   std::array<std::optional<core::Endpoint>, 5> advertisedOverride;
   ConnectionId nextId = 1;
   bool stopped = false;
@@ -483,6 +545,17 @@ void TransportLayer::channelMessage(ConnectionId id, std::string message) {
 void TransportLayer::channelClosed(ConnectionId id) {
   if (impl_->channels.erase(id) == 0) return;
   impl_->guarded("onConnectionClosed", [&] { impl_->listener.onConnectionClosed(id); });
+}
+
+std::string TransportLayer::failureReason(const Flow& to) const {
+  const auto* reason = impl_->failures.find(remoteKey(to.transport, to.remote));
+  return reason != nullptr ? *reason : std::string();
+}
+
+const std::vector<std::string>* TransportLayer::tlsPeerIdentities(ConnectionId id) const {
+  const auto it = impl_->connections.find(id);
+  if (it == impl_->connections.end() || it->second->peerIdentities().empty()) return nullptr;
+  return &it->second->peerIdentities();
 }
 
 bool TransportLayer::connectionOpen(ConnectionId id) const {

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -17,13 +18,26 @@ class io_context;
 
 namespace tandem::sip {
 
+// Whether a TLS listener asks connecting clients for a certificate (mutual
+// TLS). Request: asked for, optional, but one that is sent must verify.
+// Require: a client without a verified certificate is refused.
+enum class TlsClientAuth : std::uint8_t { None, Request, Require };
+
 struct TransportOptions {
   std::size_t maxMessageSize = 65535;              // larger stream messages close the connection
   std::chrono::seconds idleTimeout{300};           // stream connections with no traffic
   std::size_t udpReceiveBuffer = 4 * 1024 * 1024;  // SO_RCVBUF; the kernel may cap it
-  std::string tlsCertFile, tlsKeyFile;             // needed for a TLS listener
-  std::string tlsCaFile;                           // for verifying peers (optional)
-  bool tlsVerifyPeer = false;                      // outgoing TLS: verify the server
+  // Our certificate chain and key: needed for a TLS listener, and presented
+  // as client certificate on outgoing TLS connections when a server asks.
+  std::string tlsCertFile, tlsKeyFile;
+  std::string tlsCaFile;  // CAs trusted for peers' certificates; "": the system store
+  // Outgoing TLS without a domain (Flow::tlsDomain empty: contacts, Route
+  // entries by address): verify the server's certificate against its IP.
+  bool tlsVerifyPeer = false;
+  // Outgoing TLS to a SIP domain (Flow::tlsDomain set): verify the server's
+  // certificate chain and that it names the domain (RFC 5922 §7.2).
+  bool tlsVerifyDomains = true;
+  TlsClientAuth tlsClientAuth = TlsClientAuth::None;  // accepted TLS connections
 };
 
 // A message-oriented connection that another component accepted: a WebSocket
@@ -57,6 +71,8 @@ class TransportLayer final : public TransportSender {
   bool send(const Flow& to, std::string data) override;
   std::optional<core::Endpoint> advertised(Transport t) const override;
   bool connectionOpen(ConnectionId id) const override;
+  std::string failureReason(const Flow& to) const override;
+  const std::vector<std::string>* tlsPeerIdentities(ConnectionId id) const override;
 
   // WebSocket flows (RFC 7118). The web server adopts each accepted `sip`
   // WebSocket here and gets its connection id; it then reports every message

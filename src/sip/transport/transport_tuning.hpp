@@ -50,4 +50,11 @@ inline constexpr int kListenBacklog = 1024;
 // (EMFILE/ENFILE), instead of spinning on a failing accept.
 inline constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
 
+// Per-destination notes (why the last connection failed, for the final
+// response that reports it; the SIP domain a TLS destination was reached
+// for) are kept for this many destinations; beyond that the oldest go. A few
+// per peer domain; the bound only stops a stream of unreachable contacts
+// from growing memory.
+inline constexpr std::size_t kMaxRemoteNotes = 256;
+
 }  // namespace tandem::sip::tuning

@@ -118,5 +118,90 @@ TEST(LoadConfigFile, UnknownKeyWrongTypeAndSyntaxErrorsAreNamed) {
     std::filesystem::remove(p);
 }
 
+// ---- [federation]: TLS between domains (RFC 5922), mutual TLS, peers --------
+
+// The configuration in `toml`, loaded and validated.
+Config loadFederation(const std::string& toml) {
+  Config c;
+  const auto path = writeTemp(toml);
+  loadConfigFile(path, c);
+  std::filesystem::remove(path);
+  validate(c);
+  return c;
+}
+
+// validate() only checks that tls.cert and tls.key are files (the transport
+// loads them): any file of the test data will do.
+std::string tlsSection() {
+  const std::string file = TANDEM_TEST_DATA_DIR "/rfc4475/README.md";
+  return "[tls]\ncert = \"" + file + "\"\nkey = \"" + file + "\"\n";
+}
+
+TEST(FederationConfig, DefaultsVerifyAndAllowAnyPeer) {
+  Config c;
+  validate(c);
+  EXPECT_TRUE(c.federationTlsVerify);
+  EXPECT_EQ(c.tlsClientAuth, sip::TlsClientAuth::None);
+  EXPECT_TRUE(c.peers.empty());
+}
+
+TEST(FederationConfig, ReadsEveryKey) {
+  const auto c = loadFederation(tlsSection() + R"(
+[sip]
+listen = ["udp:127.0.0.1:5060", "tls:127.0.0.1:5061"]
+[federation]
+tls_verify = false
+tls_client_auth = "require"
+peers = ["B.Example.", "c.example"]
+[federation.routes]
+"b.example" = "tls:192.0.2.7:5061"
+)");
+  EXPECT_FALSE(c.federationTlsVerify);
+  EXPECT_EQ(c.tlsClientAuth, sip::TlsClientAuth::Require);
+  EXPECT_EQ(c.peers, (std::vector<std::string>{"b.example", "c.example"}));
+  ASSERT_EQ(c.staticRoutes.size(), 1u);
+  EXPECT_EQ(c.staticRoutes[0].second.transport, sip::Transport::Tls);
+
+  const auto request = loadFederation(tlsSection() +
+                                      "[sip]\nlisten = [\"tls:127.0.0.1:5061\"]\n"
+                                      "[federation]\ntls_client_auth = \"request\"\n");
+  EXPECT_EQ(request.tlsClientAuth, sip::TlsClientAuth::Request);
+}
+
+TEST(FederationConfig, BadValuesNameKeyValueAndReason) {
+  const auto errorFor = [](const std::string& toml) {
+    return errorOf([&] { loadFederation(toml); });
+  };
+  auto e = errorFor("[federation]\ntls_verify = \"yes\"\n");
+  EXPECT_NE(e.find("federation.tls_verify"), std::string::npos) << e;
+  EXPECT_NE(e.find("true or false"), std::string::npos) << e;
+
+  e = errorFor("[federation]\ntls_client_auth = \"sometimes\"\n");
+  EXPECT_NE(e.find("'federation.tls_client_auth' = 'sometimes'"), std::string::npos) << e;
+  EXPECT_NE(e.find("none, request"), std::string::npos) << e;
+
+  // Client certificates are a TLS listener's business.
+  e = errorFor("[federation]\ntls_client_auth = \"require\"\n");
+  EXPECT_NE(e.find("federation.tls_client_auth"), std::string::npos) << e;
+  EXPECT_NE(e.find("TLS listeners"), std::string::npos) << e;
+
+  for (const char* peer : {"*.example", "", "b example", "-b.example"}) {
+    e = errorFor(std::string("[federation]\npeers = [\"") + peer + "\"]\n");
+    EXPECT_NE(e.find("federation.peers"), std::string::npos) << peer << ": " << e;
+    EXPECT_NE(e.find("domain name"), std::string::npos) << peer << ": " << e;
+  }
+  e = errorFor("[server]\ndomain = \"A.example\"\n[federation]\npeers = [\"a.example\"]\n");
+  EXPECT_NE(e.find("own domain"), std::string::npos) << e;
+  e = errorFor("[federation]\npeers = \"b.example\"\n");
+  EXPECT_NE(e.find("federation.peers"), std::string::npos) << e;
+
+  // A static route to a domain that is not a peer could never be used.
+  e = errorFor(
+      "[federation]\npeers = [\"b.example\"]\n[federation.routes]\n\"c.example\" = "
+      "\"udp:192.0.2.8:5060\"\n");
+  EXPECT_NE(e.find("federation.routes.c.example"), std::string::npos) << e;
+  EXPECT_NE(e.find("not in federation.peers"), std::string::npos) << e;
+}
+
 }  // namespace
 }  // namespace tandem::app

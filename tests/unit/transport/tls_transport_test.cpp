@@ -6,7 +6,6 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <string>
 
@@ -16,23 +15,15 @@ namespace {
 namespace fs = std::filesystem;
 using namespace test;
 
-struct CertPair {
-  std::string cert, key;
-};
-
 class TlsTransportTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    char pattern[] = "/tmp/tandem-tls-XXXXXX";
-    const char* made = mkdtemp(pattern);
-    ASSERT_NE(made, nullptr);
-    dir_ = new fs::path(made);
+    dir_ = new fs::path(makeTempDir("tandem-tls"));
     good_ = new CertPair(makeCert("good"));
     other_ = new CertPair(makeCert("other"));
   }
   static void TearDownTestSuite() {
-    std::error_code ignored;
-    fs::remove_all(*dir_, ignored);
+    removeTempDir(*dir_);
     delete dir_;
     delete good_;
     delete other_;
@@ -40,13 +31,7 @@ class TlsTransportTest : public ::testing::Test {
 
   // A self-signed P-256 certificate for 127.0.0.1 (subjectAltName iPAddress).
   static CertPair makeCert(const std::string& name) {
-    CertPair pair{(*dir_ / (name + ".crt")).string(), (*dir_ / (name + ".key")).string()};
-    const std::string command =
-        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2"
-        " -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout " +
-        pair.key + " -out " + pair.cert + " 2>/dev/null";
-    EXPECT_EQ(std::system(command.c_str()), 0) << command;
-    return pair;
+    return makeCertificate(*dir_, name, "/CN=127.0.0.1", "IP:127.0.0.1");
   }
 
   static TransportOptions options(const CertPair& own, const std::string& ca = "",

@@ -1,6 +1,7 @@
 #pragma once
 // Helpers for the real-socket transport tests: a listener that records what it
-// gets, and loops that run the io_context until something happened.
+// gets, loops that run the io_context until something happened, and
+// certificates made by the openssl command line tool.
 
 #include "sip/transport/transport_layer.hpp"
 #include "support/asio_loop.hpp"
@@ -8,7 +9,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <gtest/gtest.h>
+
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -91,6 +96,40 @@ inline std::string sipMessage(std::string_view first, std::string_view body = ""
          "\r\nVia: SIP/2.0/TCP 127.0.0.1:5999;branch=z9hG4bKtest\r\nCall-ID: abc\r\n"
          "Content-Length: " +
          std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
+}
+
+// A directory for one test suite's files; remove it with removeTempDir().
+inline std::filesystem::path makeTempDir(const std::string& prefix) {
+  std::string pattern = "/tmp/" + prefix + "-XXXXXX";
+  const char* made = mkdtemp(pattern.data());
+  EXPECT_NE(made, nullptr) << pattern;
+  return made != nullptr ? std::filesystem::path(made) : std::filesystem::path();
+}
+
+inline void removeTempDir(const std::filesystem::path& dir) {
+  std::error_code ignored;
+  std::filesystem::remove_all(dir, ignored);
+}
+
+struct CertPair {
+  std::string cert, key;  // PEM files
+};
+
+// A P-256 certificate `name`.crt/.key in `dir` for `subject` ("/CN=..."),
+// with subjectAltName `san` (none when empty): self-signed, or signed by
+// `issuer`.
+inline CertPair makeCertificate(const std::filesystem::path& dir, const std::string& name,
+                                const std::string& subject, const std::string& san,
+                                const CertPair* issuer = nullptr) {
+  CertPair pair{(dir / (name + ".crt")).string(), (dir / (name + ".key")).string()};
+  std::string command =
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj '" +
+      subject + "' -keyout " + pair.key + " -out " + pair.cert;
+  if (issuer != nullptr) command += " -CA " + issuer->cert + " -CAkey " + issuer->key;
+  if (!san.empty()) command += " -addext 'subjectAltName=" + san + "'";
+  command += " 2>/dev/null";
+  EXPECT_EQ(std::system(command.c_str()), 0) << command;
+  return pair;
 }
 
 }  // namespace tandem::sip::test
