@@ -16,6 +16,8 @@ namespace tandem::proxy {
 namespace {
 
 constexpr int kDefaultMaxForwards = 70;
+// RFC 3263 targets of one domain tried for one request, at most.
+constexpr std::size_t kMaxFederationTargets = 8;
 constexpr std::string_view kAllow =
     "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, PRACK, MESSAGE, SUBSCRIBE, NOTIFY, "
     "REFER";
@@ -89,6 +91,10 @@ struct Proxy::Context {
   std::string cancelReason;  // the Reason header of the caller's CANCEL, passed on
   bool federation = false;   // to another domain (its failures are reported as they are)
   bool bestLocal = false;    // `best` was made here (a transport failure), not received
+  // Federation: the RFC 3263 targets not tried yet, in order, and the
+  // Request-URI they all serve (§4.3: the next one after a failure).
+  std::vector<sip::Flow> nextTargets;
+  std::string federationTarget;
 };
 
 // One side of a dialog through us, as seen from the proxy.
@@ -469,13 +475,31 @@ void Proxy::onRouted(sip::TransactionId tx, DomainRouter::Result result) {
                                 pending.request->requestUriText(), result.status, result.reason);
     return reply(tx, *pending.request, result.status ? result.status : 503, result.reason);
   }
-  const std::string target(pending.request->requestUriText());
   auto& ctx = newContext(tx, std::move(pending.request), pending.from);
   ctx.federation = true;
-  // The first hop only: a failure there is the answer (RFC 3263 §4.3 would
-  // try the next one; not yet).
-  addBranch(ctx, target, result.hops.front(), {});
+  ctx.federationTarget = std::string(ctx.request->requestUriText());
+  // At most kMaxFederationTargets, tried one after the other (never in
+  // parallel: they are the same server's addresses).
+  const auto n = std::min(result.hops.size(), kMaxFederationTargets);
+  ctx.nextTargets.assign(result.hops.begin(), result.hops.begin() + static_cast<std::ptrdiff_t>(n));
+  tryNextTarget(ctx);
   maybeFinish(ctx);
+}
+
+bool Proxy::tryNextTarget(Context& ctx) {
+  while (!ctx.nextTargets.empty()) {
+    const sip::Flow hop = ctx.nextTargets.front();
+    ctx.nextTargets.erase(ctx.nextTargets.begin());
+    if (!ctx.branches.empty()) {
+      core::logger("proxy")->info("{} for {}: trying the next target, {} {} (Call-ID {})",
+                                  ctx.request->methodText(), ctx.federationTarget,
+                                  sip::transportName(hop.transport), hop.remote.toString(),
+                                  ctx.request->callId());
+    }
+    addBranch(ctx, ctx.federationTarget, hop, {});
+    if (!ctx.branches.back().done) return true;  // else it failed at once: the next
+  }
+  return false;
 }
 
 void Proxy::routeToLocalUser(sip::TransactionId tx, std::unique_ptr<sip::Message> request,
@@ -821,6 +845,7 @@ void Proxy::failBranch(sip::TransactionId tx, int status, std::string_view reaso
 
 void Proxy::branchDone(Context& ctx, Branch& branch, std::unique_ptr<sip::Message> response,
                        bool local) {
+  const bool heardNothing = branch.status == 0;
   branch.done = true;
   branch.status = response->status();
   if (branch.timerC) timers_.cancel(branch.timerC), branch.timerC = 0;
@@ -830,12 +855,22 @@ void Proxy::branchDone(Context& ctx, Branch& branch, std::unique_ptr<sip::Messag
                                                  : sip::HeaderId::ProxyAuthenticate))
       ctx.challenges[status == 407].emplace_back(v);
   }
-  if (!ctx.finalSent && (!ctx.best || rank(status) < rank(ctx.best->status()))) {
+  // Federation targets are tried one after the other: of equal failures the
+  // last one tried is the answer.
+  if (!ctx.finalSent && (!ctx.best || rank(status) < rank(ctx.best->status()) ||
+                         (ctx.federation && rank(status) == rank(ctx.best->status())))) {
     ctx.best = std::move(response);
     ctx.bestLocal = local;
   }
   if (status >= 600 && !ctx.finalSent) {
     cancelPending(ctx, static_cast<std::size_t>(&branch - ctx.branches.data()));
+  }
+  // RFC 3263 §4.3: a transport error, a 503 or a timeout without any response
+  // moves on to the next target of the domain. (This adds a branch: `branch`
+  // may dangle afterwards.)
+  if (ctx.federation && !ctx.finalSent && !ctx.cancelled &&
+      (status == 503 || (status == 408 && heardNothing))) {
+    tryNextTarget(ctx);
   }
   maybeFinish(ctx);
 }

@@ -148,6 +148,9 @@ class Proxy final : public sip::TransactionUser, private sip::ClientTransactionU
   void branchDone(Context& ctx, Branch& branch, std::unique_ptr<sip::Message> response,
                   bool local = false);
   void failBranch(sip::TransactionId tx, int status, std::string_view reason, bool local = false);
+  // Federation: a branch to the next RFC 3263 target still untried (§4.3);
+  // false when none is left or none could be sent.
+  bool tryNextTarget(Context& ctx);
   void armTimerC(Context& ctx, Branch& branch);
   void cancelBranch(Context& ctx, Branch& branch);
   void cancelPending(Context& ctx, std::size_t except);

@@ -874,9 +874,12 @@ const jsonTests = {
     await bob.call('hangup', { call: incoming.params.call });
     const ended = await alice.next('call.ended');
     expect(ended.params.call === call && ended.params.by === 'remote', `alice: ${JSON.stringify(ended.params)}`);
-    // b.test prefers TCP (NAPTR order 10): a's Tandem reached it over TCP.
+    // b.test prefers TCP (NAPTR order 10): a's Tandem reached it over TCP,
+    // after its first SRV target (gone.b.test, 127.0.0.5) refused (RFC 3263 §4.3).
     expect(/TCP connection \d+ connecting to 127\.0\.0\.3:5060/.test(a.logText()),
            'a.test did not reach b.test over TCP as its NAPTR records prefer');
+    expect(/INVITE for sip:bob@b\.test: trying the next target, TCP 127\.0\.0\.3:5060/.test(a.logText()),
+           'a.test did not fail over from gone.b.test to sip.b.test');
 
     // The other way round, and hung up by the caller.
     const back = await bob.call('call', { to: 'sip:alice@a.test', sdp: fakeSdp(7100) });

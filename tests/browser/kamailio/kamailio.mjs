@@ -33,18 +33,22 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const KAMAILIO_CFG = path.join(here, 'c-test.cfg');
 export const C_TEST = { domain: 'c.test', ip: '127.0.0.4', port: 5060 };
 
-// dnsmasq arguments for the federation zone. a.test and b.test are those of
-// browser_tests.mjs's startDns (a.test: UDP; b.test: TCP first, then UDP);
-// c.test is Kamailio: UDP first, then TCP.
+// dnsmasq arguments for the federation zone (browser_tests.mjs's startDns
+// serves A_B_TEST_DNS too). a.test: UDP. b.test: TCP first, then UDP; its
+// first TCP target (priority 0) is gone.b.test, an address where nothing
+// listens, so every call to b.test over TCP exercises RFC 3263 failover to
+// sip.b.test (priority 1). c.test is Kamailio: UDP first, then TCP.
 export const A_B_TEST_DNS = [
   '--naptr-record=a.test,10,10,S,SIP+D2U,,_sip._udp.a.test',
   '--srv-host=_sip._udp.a.test,sip.a.test,5060,0,10',
   '--host-record=sip.a.test,127.0.0.2',
   '--naptr-record=b.test,10,10,S,SIP+D2T,,_sip._tcp.b.test',
   '--naptr-record=b.test,20,10,S,SIP+D2U,,_sip._udp.b.test',
-  '--srv-host=_sip._tcp.b.test,sip.b.test,5060,0,10',
+  '--srv-host=_sip._tcp.b.test,gone.b.test,5060,0,10',
+  '--srv-host=_sip._tcp.b.test,sip.b.test,5060,1,10',
   '--srv-host=_sip._udp.b.test,sip.b.test,5060,0,10',
   '--host-record=sip.b.test,127.0.0.3',
+  '--host-record=gone.b.test,127.0.0.5',
 ];
 export const C_TEST_DNS = [
   '--naptr-record=c.test,10,10,S,SIP+D2U,,_sip._udp.c.test',

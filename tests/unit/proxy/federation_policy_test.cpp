@@ -201,5 +201,83 @@ TEST_F(FederationPolicyTest, UnreachableDomainGets503WithTheTransportsReason) {
                 "names c.test)"}));
 }
 
+// RFC 3263 §4.3: the targets of a domain are tried in order; a transport
+// error, a 503 or a timeout without a response moves to the next one.
+class FailoverTest : public FederationPolicyTest {
+ protected:
+  static sip::Flow target(const char* ip, sip::Transport t = sip::Transport::Tcp) {
+    sip::Flow flow;
+    flow.transport = t;
+    flow.remote = testkit::endpoint(ip, 5060);
+    return flow;
+  }
+  // Routes an INVITE from alice to carol@b.test to these targets.
+  void callWithTargets(std::vector<sip::Flow> targets) {
+    transactions_.onMessage(invite("alice@example.test", "carol@b.test"),
+                            udpFrom("127.0.0.10", 5070));
+    ASSERT_EQ(router_.pending.size(), 1u);
+    DomainRouter::Result result;
+    result.hops = std::move(targets);
+    router_.pending.front()(result);
+  }
+  // The INVITEs sent so far, by destination.
+  std::vector<sip::Flow> invitesSentTo() const {
+    std::vector<sip::Flow> out;
+    for (const auto& sent : sender_.recorded.sent) {
+      const auto m = sent.parse();
+      if (m && m->isRequest() && m->method() == sip::Method::Invite) out.push_back(sent.to);
+    }
+    return out;
+  }
+};
+
+TEST_F(FailoverTest, ATransportErrorMovesToTheNextTarget) {
+  const auto first = target("127.0.0.5");
+  const auto second = target("127.0.0.3");
+  callWithTargets({first, second});
+  EXPECT_EQ(invitesSentTo(), std::vector<sip::Flow>{first});
+  transactions_.onSendFailed(first);
+  EXPECT_EQ(invitesSentTo(), (std::vector<sip::Flow>{first, second}));
+  EXPECT_EQ(lastFinal().first, 0);  // still trying
+  // The second answers: its response goes to the caller.
+  const auto sent = sender_.recorded.sent.back().parse();
+  auto ok = sip::makeResponse(*sent, 486, "Busy Here", "calleetag");
+  transactions_.onMessage(ok->serialize(), second);
+  EXPECT_EQ(lastFinal(), (std::pair<int, std::string>{486, "Busy Here"}));
+}
+
+TEST_F(FailoverTest, A503MovesOnAndTheLastFailureIsTheAnswer) {
+  const auto first = target("127.0.0.5");
+  const auto second = target("127.0.0.6");
+  callWithTargets({first, second});
+  const auto sent = sender_.recorded.sent.back().parse();
+  transactions_.onMessage(sip::makeResponse(*sent, 503, "Overloaded", "t1")->serialize(), first);
+  EXPECT_EQ(invitesSentTo(), (std::vector<sip::Flow>{first, second}));
+  EXPECT_EQ(lastFinal().first, 0);
+  sender_.failure = "connection refused";
+  transactions_.onSendFailed(second);
+  // Nothing left: our own 503 with the reason (a received 503 is never passed on).
+  EXPECT_EQ(lastFinal(),
+            (std::pair<int, std::string>{503, "Service Unavailable (connection refused)"}));
+}
+
+TEST_F(FailoverTest, AFinalFailureOtherThan503DoesNotMoveOn) {
+  const auto first = target("127.0.0.5");
+  callWithTargets({first, target("127.0.0.6")});
+  const auto sent = sender_.recorded.sent.back().parse();
+  transactions_.onMessage(sip::makeResponse(*sent, 404, "Not Found", "t1")->serialize(), first);
+  EXPECT_EQ(invitesSentTo().size(), 1u);
+  EXPECT_EQ(lastFinal(), (std::pair<int, std::string>{404, "Not Found"}));
+}
+
+TEST_F(FailoverTest, ATimeoutWithoutAnyResponseMovesOn) {
+  const auto first = target("127.0.0.5", sip::Transport::Udp);
+  const auto second = target("127.0.0.3", sip::Transport::Udp);
+  callWithTargets({first, second});
+  timers_.advance(std::chrono::seconds(33));  // Timer B: 64·T1
+  EXPECT_EQ(invitesSentTo().back(), second);
+  EXPECT_EQ(lastFinal().first, 0);
+}
+
 }  // namespace
 }  // namespace tandem::proxy
