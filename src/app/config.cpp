@@ -194,9 +194,9 @@ void loadConfigFile(const std::string& path, Config& config) {
     throw ConfigError(fmt::format("configuration file '{}' line {} column {}: {}", path, where.line,
                                   where.column, e.description()));
   }
-  rejectUnknownKeys(
-      root, "",
-      {"server", "sip", "tls", "registrar", "http", "websocket", "ice", "auth", "federation"});
+  rejectUnknownKeys(root, "",
+                    {"server", "sip", "tls", "registrar", "http", "websocket", "ice", "auth",
+                     "federation", "gateway"});
 
   if (const auto* t = section(root, "server")) {
     rejectUnknownKeys(*t, "server", {"domain", "data_dir", "log_level"});
@@ -288,6 +288,18 @@ void loadConfigFile(const std::string& path, Config& config) {
     read(*t, "registrar", "default_expires", config.defaultExpires);
     readDuration(*t, "registrar", "nonce_lifetime", config.nonceLifetime);
   }
+  if (const auto* t = section(root, "gateway")) {
+    rejectUnknownKeys(*t, "gateway",
+                      {"ring_timeout", "session_expires", "min_session_expires", "offer_timeout",
+                       "max_calls_per_connection", "max_login_failures", "login_failure_window"});
+    readDuration(*t, "gateway", "ring_timeout", config.gatewayRingTimeout);
+    read(*t, "gateway", "session_expires", config.gatewaySessionExpires);
+    read(*t, "gateway", "min_session_expires", config.gatewayMinSessionExpires);
+    readDuration(*t, "gateway", "offer_timeout", config.gatewayOfferTimeout);
+    read(*t, "gateway", "max_calls_per_connection", config.gatewayMaxCalls);
+    read(*t, "gateway", "max_login_failures", config.gatewayMaxLoginFailures);
+    readDuration(*t, "gateway", "login_failure_window", config.gatewayLoginFailureWindow);
+  }
 }
 
 namespace {
@@ -351,6 +363,32 @@ void validateFederation(Config& config) {
              "the domain is not in federation.peers: list it there too, or drop the route");
     }
   }
+}
+
+void validateGateway(const Config& config) {
+  const auto text = [](auto n) { return std::to_string(n); };
+  if (config.gatewayRingTimeout.count() < 1 || config.gatewayRingTimeout.count() > 3600)
+    fail("gateway.ring_timeout", text(config.gatewayRingTimeout.count()), "must be 1..3600 s");
+  // RFC 4028 §4: Min-SE is at least 90 s.
+  if (config.gatewayMinSessionExpires < 90 || config.gatewayMinSessionExpires > 86400)
+    fail("gateway.min_session_expires", text(config.gatewayMinSessionExpires),
+         "must be 90..86400 s (RFC 4028: at least 90)");
+  if (config.gatewaySessionExpires != 0 &&
+      (config.gatewaySessionExpires < config.gatewayMinSessionExpires ||
+       config.gatewaySessionExpires > 86400))
+    fail("gateway.session_expires", text(config.gatewaySessionExpires),
+         "must be 0 (no session timer) or between gateway.min_session_expires and 86400 s");
+  if (config.gatewayOfferTimeout.count() < 1 || config.gatewayOfferTimeout.count() > 120)
+    fail("gateway.offer_timeout", text(config.gatewayOfferTimeout.count()), "must be 1..120 s");
+  if (config.gatewayMaxCalls < 1 || config.gatewayMaxCalls > 1000)
+    fail("gateway.max_calls_per_connection", text(config.gatewayMaxCalls), "must be 1..1000");
+  if (config.gatewayMaxLoginFailures > 100000)
+    fail("gateway.max_login_failures", text(config.gatewayMaxLoginFailures),
+         "must be 0 (no limit)..100000");
+  if (config.gatewayLoginFailureWindow.count() < 1 ||
+      config.gatewayLoginFailureWindow.count() > 86400)
+    fail("gateway.login_failure_window", text(config.gatewayLoginFailureWindow.count()),
+         "must be 1..86400 s");
 }
 
 void validateWeb(Config& config) {
@@ -453,6 +491,7 @@ void validate(Config& config) {
   if (config.nonceLifetime.count() < 10)
     fail("registrar.nonce_lifetime", std::to_string(config.nonceLifetime.count()),
          "must be at least 10 seconds");
+  validateGateway(config);
 }
 
 }  // namespace tandem::app

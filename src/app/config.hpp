@@ -74,6 +74,15 @@ struct Config {
   // Domains we federate with, lower-case; empty: any domain.
   std::vector<std::string> peers;
 
+  // [gateway]: the site protocol's SIP user agents (src/gateway)
+  std::chrono::seconds gatewayRingTimeout{120};  // an unanswered JSON call is cancelled
+  int gatewaySessionExpires = 1800;              // RFC 4028 on JSON calls; 0: none
+  int gatewayMinSessionExpires = 90;             // Min-SE
+  std::chrono::seconds gatewayOfferTimeout{10};  // to answer a call.offer
+  int gatewayMaxCalls = 16;                      // per connection
+  int gatewayMaxLoginFailures = 10;              // per IP address and window; 0: no limit
+  std::chrono::seconds gatewayLoginFailureWindow{60};
+
   // [registrar]
   int minExpires = 60;
   int maxExpires = 3600;

@@ -235,6 +235,13 @@ int serve(const Config& config) {
   gatewayConfig.domain = config.domain;
   gatewayConfig.t1 = config.t1;
   gatewayConfig.t2 = config.t2;
+  gatewayConfig.ringTimeout = config.gatewayRingTimeout;
+  gatewayConfig.sessionExpires = config.gatewaySessionExpires;
+  gatewayConfig.minSessionExpires = config.gatewayMinSessionExpires;
+  gatewayConfig.offerTimeout = config.gatewayOfferTimeout;
+  gatewayConfig.maxCallsPerConnection = static_cast<std::size_t>(config.gatewayMaxCalls);
+  gatewayConfig.maxLoginFailures = config.gatewayMaxLoginFailures;
+  gatewayConfig.loginFailureWindow = config.gatewayLoginFailureWindow;
   gateway::Gateway gateway(gatewayConfig, transport, auth, timers, [&io](std::function<void()> fn) {
     boost::asio::post(io, std::move(fn));
   });

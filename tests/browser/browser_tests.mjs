@@ -32,9 +32,13 @@ const CHROMIUM = process.env.TANDEM_CHROMIUM || '/usr/bin/chromium';
 // web phone's WebSocket is wss). Plain http keeps working on the same port.
 let pageBase = `http://${TANDEM_IP}:${HTTP_PORT}`;
 const TLS_TESTS = new Set(['wss_call']);
+// More configuration for the default node, by test.
+const TEST_CONFIG = {
+  json_gateway_limits: ['[gateway]', 'ring_timeout = 2', 'max_calls_per_connection = 1'],
+};
 // Tests of the site protocol (tandem.v1) with headless JSON clients: no browser.
 const NO_BROWSER_TESTS = new Set(['federation_json', 'json_call', 'json_calls_sipp', 'sipp_calls_json', 'json_errors',
-                                  'json_connection_lost', 'json_two_devices']);
+                                  'json_connection_lost', 'json_two_devices', 'json_gateway_limits']);
 
 // ------------------------------------------------------------------ helpers
 
@@ -1081,6 +1085,27 @@ const jsonTests = {
     await waitFor('alice\'s binding to go', async () => (await metric('tandem_sip_registrations')) === 1);
   },
 
+  // [gateway] keys reach the gateway: with ring_timeout = 2 an unanswered
+  // call ends after about 2 s (timeout for the caller, cancelled for the
+  // callee); with max_calls_per_connection = 1 a second call is refused.
+  async json_gateway_limits() {
+    const alice = await jsonLogin('alice');
+    const bob = await jsonLogin('bob');
+    const started = Date.now();
+    const { call } = await alice.call('call', { to: 'bob', sdp: fakeSdp() });
+    await bob.next('call.incoming');
+    const second = await rpcError(alice, 'call', { to: 'carol', sdp: fakeSdp() });
+    expect(second.code === -32005 && /at most 1/.test(second.message), `a second call: ${JSON.stringify(second)}`);
+    const ended = await alice.next((m) => m.method === 'call.ended' && m.params.call === call, 10000);
+    const took = Date.now() - started;
+    expect(ended.params.reason === 'timeout' && ended.params.by === 'local', `alice: ${JSON.stringify(ended.params)}`);
+    expect(took >= 1900 && took < 8000, `the ring timeout of 2 s ended the call after ${took} ms`);
+    const gone = await bob.next('call.ended');
+    expect(gone.params.reason === 'cancelled', `bob: ${JSON.stringify(gone.params)}`);
+    alice.close();
+    bob.close();
+  },
+
   // bob is logged in twice (two tabs): a call rings both; one answers, the
   // other stops ringing with "answered elsewhere".
   async json_two_devices() {
@@ -1159,7 +1184,7 @@ async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tandem-browser-${args.run}-`));
   log(`test ${args.run} in ${dir}`);
   const tandem = new Tandem(path.resolve(args.tandem), dir, path.resolve(args.webroot),
-                            TLS_TESTS.has(args.run));
+                            TLS_TESTS.has(args.run), { extra: TEST_CONFIG[args.run] ?? [] });
   for (const u of ['alice', 'bob', 'carol', 'desk']) tandem.addUser(u);
   let context;
   let failed = null;

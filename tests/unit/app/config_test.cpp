@@ -203,5 +203,59 @@ TEST(FederationConfig, BadValuesNameKeyValueAndReason) {
   EXPECT_NE(e.find("not in federation.peers"), std::string::npos) << e;
 }
 
+// The gateway's keys: read, defaulted, and refused out of range by name.
+Config loadGateway(const std::string& toml) {
+  Config c;
+  const auto path = writeTemp(toml);
+  loadConfigFile(path, c);
+  std::filesystem::remove(path);
+  validate(c);
+  return c;
+}
+
+TEST(GatewayConfig, DefaultsAndEveryKey) {
+  Config defaults;
+  validate(defaults);
+  EXPECT_EQ(defaults.gatewayRingTimeout, std::chrono::seconds(120));
+  EXPECT_EQ(defaults.gatewayMaxLoginFailures, 10);
+
+  const auto c = loadGateway(R"(
+[gateway]
+ring_timeout = 30
+session_expires = 0
+min_session_expires = 120
+offer_timeout = 5
+max_calls_per_connection = 4
+max_login_failures = 0
+login_failure_window = 600
+)");
+  EXPECT_EQ(c.gatewayRingTimeout, std::chrono::seconds(30));
+  EXPECT_EQ(c.gatewaySessionExpires, 0);
+  EXPECT_EQ(c.gatewayMinSessionExpires, 120);
+  EXPECT_EQ(c.gatewayOfferTimeout, std::chrono::seconds(5));
+  EXPECT_EQ(c.gatewayMaxCalls, 4);
+  EXPECT_EQ(c.gatewayMaxLoginFailures, 0);
+  EXPECT_EQ(c.gatewayLoginFailureWindow, std::chrono::seconds(600));
+}
+
+TEST(GatewayConfig, BadValuesNameKeyValueAndReason) {
+  const auto errorFor = [](const std::string& toml) { return errorOf([&] { loadGateway(toml); }); };
+  auto e = errorFor("[gateway]\nring_timeout = 0\n");
+  EXPECT_NE(e.find("'gateway.ring_timeout' = '0'"), std::string::npos) << e;
+  e = errorFor("[gateway]\nmin_session_expires = 60\n");
+  EXPECT_NE(e.find("gateway.min_session_expires"), std::string::npos) << e;
+  EXPECT_NE(e.find("at least 90"), std::string::npos) << e;
+  e = errorFor("[gateway]\nsession_expires = 100\nmin_session_expires = 120\n");
+  EXPECT_NE(e.find("gateway.session_expires"), std::string::npos) << e;
+  e = errorFor("[gateway]\nmax_calls_per_connection = 0\n");
+  EXPECT_NE(e.find("gateway.max_calls_per_connection"), std::string::npos) << e;
+  e = errorFor("[gateway]\noffer_timeout = \"10s\"\n");
+  EXPECT_NE(e.find("gateway.offer_timeout"), std::string::npos) << e;
+  EXPECT_NE(e.find("integer"), std::string::npos) << e;
+  e = errorFor("[gateway]\nring = 5\n");
+  EXPECT_NE(e.find("gateway.ring"), std::string::npos) << e;
+  EXPECT_NE(e.find("unknown key"), std::string::npos) << e;
+}
+
 }  // namespace
 }  // namespace tandem::app
