@@ -401,6 +401,22 @@ async function expectAudioFlowing(page) {
   expect(second - first >= 50, `${page.label}: inbound audio packets grew only from ${first} to ${second} in 3 s`);
 }
 
+// Audio into `page` has stopped: at most a few stragglers in 2 s (on hold).
+async function expectAudioStopped(page) {
+  await sleep(500);  // what was in flight
+  const first = await packetsReceived(page);
+  await sleep(2000);
+  const second = await packetsReceived(page);
+  log(`${page.label}: inbound audio packets ${first} -> ${second} in 2 s (on hold)`);
+  expect(second - first <= 5, `${page.label} still receives audio on hold: ${first} -> ${second} in 2 s`);
+}
+
+async function waitCallStatus(page, text) {
+  await waitFor(`${page.label}'s call status to be '${text}'`,
+                async () => (await page.textContent('#call-status')) === text, 10000)
+    .catch(async (e) => { throw new TestFailure(`${e.message}; it is '${await page.textContent('#call-status')}'`); });
+}
+
 // ------------------------------------------------------------------ tests
 
 // Two web phones sign in as alice and bob through the UI; alice calls bob,
@@ -753,6 +769,25 @@ const tests = {
     await waitState(bob, 'in-call');
     await waitState(alice, 'in-call');
     await expectAudioFlowing(alice);
+    await expectAudioFlowing(bob);
+
+    // Hold and resume from the JSON side (a re-INVITE through the gateway:
+    // `hold`/`resume`), then from the JsSIP side (a re-INVITE the gateway hands
+    // to the JSON phone as call.offer). The held side stops sending.
+    await alice.click('#hold');
+    await waitCallStatus(alice, 'On hold');
+    await waitCallStatus(bob, 'On hold by alice');
+    await expectAudioStopped(alice);
+    await alice.click('#hold');
+    await waitCallStatus(alice, 'In call');
+    await waitCallStatus(bob, 'In call');
+    await expectAudioFlowing(alice);
+    await bob.click('#hold');
+    await waitCallStatus(bob, 'On hold');
+    await waitCallStatus(alice, 'On hold by bob');
+    await expectAudioStopped(bob);
+    await bob.click('#hold');
+    await waitCallStatus(alice, 'In call');
     await expectAudioFlowing(bob);
 
     // carol calls alice, who is busy: the JSON phone answers 486.

@@ -65,6 +65,15 @@ export function causeForReason(reason, status) {
   }
 }
 
+// Whether an SDP puts its sender on hold: its audio is sendonly or inactive
+// (RFC 3264 §8.4), or its connection address is 0.0.0.0 (RFC 2543 style).
+export function sdpHolds(sdp) {
+  const text = String(sdp || '');
+  const audio = text.indexOf('m=audio');
+  const section = audio >= 0 ? text.slice(audio) : text;
+  return /\r?\na=(sendonly|inactive)\b/.test(section) || /\r?\nc=IN IP4 0\.0\.0\.0\b/.test(section);
+}
+
 // A URI string of a notification ("sip:bob@b.example") as the identity shape
 // describeIdentity() reads.
 function identityOf(uriText, displayName) {
@@ -200,6 +209,36 @@ export class JsonPhone extends BasePhone {
     const target = this._target(input);
     const result = await this._rpc('message', { to: target.toString(), text: String(text) });
     return result.status;
+  }
+
+  // Puts the call on hold (our new offer is sendonly: a re-INVITE through the
+  // gateway, `hold`) or resumes it (sendrecv, `resume`). The far side's
+  // answer applies; when it refuses, the previous description stays.
+  async setHeld(held) {
+    const session = this.session;
+    const pc = this.peerConnection;
+    if (!session || !session.id || !pc || this.callState !== 'in-call' || this.held.local === !!held) return;
+    if (session.renegotiating) throw new Error('Wait for the previous hold or resume to finish');
+    session.renegotiating = true;
+    const audio = pc.getTransceivers().filter((t) => t.receiver.track && t.receiver.track.kind === 'audio');
+    const before = audio.map((t) => t.direction);
+    try {
+      for (const t of audio) t.direction = held ? 'sendonly' : 'sendrecv';
+      await pc.setLocalDescription(await pc.createOffer());
+      await this._gathered(pc);
+      const { sdp } = await this._rpc(held ? 'hold' : 'resume', { call: session.id, sdp: pc.localDescription.sdp });
+      if (this.session !== session) return;
+      await pc.setRemoteDescription({ type: 'answer', sdp });
+      this._setHeld(!!held, this.held.remote);
+    } catch (error) {
+      if (this.session === session && pc.signalingState === 'have-local-offer') {
+        await pc.setLocalDescription({ type: 'rollback' }).catch(() => {});
+        audio.forEach((t, i) => (t.direction = before[i]));
+      }
+      throw error;
+    } finally {
+      session.renegotiating = false;
+    }
   }
 
   // DTMF digits as SIP INFO.
@@ -373,6 +412,7 @@ export class JsonPhone extends BasePhone {
       await pc.setLocalDescription(await pc.createAnswer());
       await this._gathered(pc);
       this._reply(id, { sdp: pc.localDescription.sdp });
+      this._setHeld(this.held.local, sdpHolds(params.sdp));
     } catch (error) {
       console.warn('[json-phone] cannot answer the new offer', error);
       this._reply(id, null, { code: -32603, message: String(error && error.message ? error.message : error) });
@@ -541,5 +581,6 @@ export class JsonPhone extends BasePhone {
     this.callState = null;
     this.answeredAt = null;
     this.muted = false;
+    this.held = { local: false, remote: false };
   }
 }

@@ -56,6 +56,8 @@ const el = {
   remoteLevel: $('remote-level'),
   remoteLevelLabel: $('remote-level-label'),
   mute: $('mute'),
+  hold: $('hold'),
+  holdLabel: $('hold-label'),
   keypad: $('keypad'),
   keypadToggle: $('keypad-toggle'),
   dtmfLine: $('dtmf-line'),
@@ -527,7 +529,11 @@ function render() {
     el.callInitials.textContent = initials(peer.name);
     el.remoteLevelLabel.textContent = shorten(peer.short || peer.name || 'Them');
     el.callStatus.textContent =
-      callState === 'in-call' ? 'In call' : callState === 'ringing' ? 'Ringing…' : `Calling ${peer.short || peer.name}…`;
+      callState === 'in-call'
+        ? heldText(phone.held, peer)
+        : callState === 'ringing'
+          ? 'Ringing…'
+          : `Calling ${peer.short || peer.name}…`;
     el.hangupLabel.textContent = callState === 'in-call' ? 'Hang up' : 'Cancel';
   } else if (lastCall) {
     el.callPeer.textContent = lastCall.peer.name || '';
@@ -539,6 +545,11 @@ function render() {
   show(el.hangup, active);
   show(el.mute, callState === 'in-call');
   show(el.keypadToggle, callState === 'in-call');
+  show(el.hold, callState === 'in-call');
+  const heldHere = !!(phone && phone.held && phone.held.local);
+  el.hold.setAttribute('aria-pressed', String(heldHere));
+  el.holdLabel.textContent = heldHere ? 'Resume' : 'Hold';
+  el.hold.classList.toggle('is-on', heldHere);
   if (callState !== 'in-call') {
     keypadOpen = false;
     el.dtmfSent.textContent = '';
@@ -557,6 +568,13 @@ function render() {
 
   if (callState === 'in-call') startTimer();
   else stopTimer(active);
+}
+
+function heldText(held, peer) {
+  const who = peer.short || peer.name || 'the other side';
+  if (held && held.local) return held.remote ? 'On hold (both sides)' : 'On hold';
+  if (held && held.remote) return `On hold by ${who}`;
+  return 'In call';
 }
 
 function shorten(text) {
@@ -852,6 +870,7 @@ async function signIn(creds) {
   p.on('remotestream', onRemoteStream);
   p.on('message', onText);
   p.on('dtmf', onDtmf);
+  p.on('hold', () => render());
   phone = p;
   try {
     p.start();
@@ -1000,6 +1019,20 @@ el.keypad.addEventListener('click', (event) => {
   appendDigit(el.dtmfSent, digit);
   phone.sendDtmf(digit).catch((error) => setMessage(`The key ${digit} was not sent: ${error.message || error}`, 'warn', 'dtmf'));
   render();
+});
+
+el.hold.addEventListener('click', async () => {
+  if (!phone) return;
+  const p = phone;
+  el.hold.disabled = true;
+  try {
+    await p.setHeld(!p.held.local);
+  } catch (error) {
+    if (phone === p) setMessage(`${p.held.local ? 'Resume' : 'Hold'} failed: ${error.message || error}`, 'warn', 'hold');
+  } finally {
+    el.hold.disabled = false;
+    render();
+  }
 });
 
 el.mute.addEventListener('click', () => {

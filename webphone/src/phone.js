@@ -131,6 +131,7 @@ export class BasePhone extends Emitter {
     this.peerConnection = null;
     this.peer = null;
     this.muted = false;
+    this.held = { local: false, remote: false }; // on hold by us / by the other side
     this.transportState = 'disconnected';
     this.registered = false;
     this.everConnected = false;
@@ -179,6 +180,12 @@ export class BasePhone extends Emitter {
     this.callState = 'calling';
     this.muted = false;
     return target;
+  }
+
+  _setHeld(local, remote) {
+    if (this.held.local === local && this.held.remote === remote) return;
+    this.held = { local, remote };
+    this.emit('hold', { ...this.held });
   }
 
   _inCall() {
@@ -332,6 +339,19 @@ export class Phone extends BasePhone {
     if (muted) session.mute({ audio: true });
     else session.unmute({ audio: true });
     this.muted = session.isMuted().audio;
+  }
+
+  // Puts the call on hold (a re-INVITE with a=sendonly) or resumes it.
+  setHeld(held) {
+    const session = this.session;
+    if (!session || this.callState !== 'in-call' || this.held.local === !!held) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const done = () => resolve();
+      const ok = held
+        ? session.hold({ useUpdate: false }, done)
+        : session.unhold({ useUpdate: false }, done);
+      if (!ok) reject(new Error(held ? 'The call cannot be put on hold now' : 'The call cannot be resumed now'));
+    });
   }
 
   // DTMF as SIP INFO (application/dtmf-relay), as the gateway sends and reads it.
@@ -554,6 +574,12 @@ export class Phone extends BasePhone {
         if (e.originator === 'remote' && e.dtmf) this.emit('dtmf', { digit: e.dtmf.tone, duration: e.dtmf.duration });
       })
     );
+    const onHold = () => {
+      const h = session.isOnHold();
+      this._setHeld(!!h.local, !!h.remote);
+    };
+    session.on('hold', mine(onHold));
+    session.on('unhold', mine(onHold));
     session.on('muted', mine(() => (this.muted = true)));
     session.on('unmuted', mine(() => (this.muted = false)));
   }
@@ -618,6 +644,7 @@ export class Phone extends BasePhone {
     this.callState = null;
     this.answeredAt = null;
     this.muted = false;
+    this.held = { local: false, remote: false };
   }
 }
 
