@@ -230,10 +230,16 @@ bool Proxy::isBrowserFlow(const sip::Flow& flow) {
 
 std::string Proxy::flowToken(const sip::Flow& flow) const {
   if (!isBrowserFlow(flow)) return {};
-  const auto body = fmt::format("{}{}{:x}", kFlowTokenPrefix,
-                                flow.transport == sip::Transport::Ws ? 'w' : 's', flow.connection);
+  const bool secure = flow.transport == sip::Transport::Wss;
+  const auto key = static_cast<std::uint64_t>(flow.connection) * 2 + (secure ? 1 : 0);
+  if (const auto it = flowTokens_.find(key); it != flowTokens_.end()) return it->second;
+  const auto body = fmt::format("{}{}{:x}", kFlowTokenPrefix, secure ? 's' : 'w', flow.connection);
   const auto mac = core::hmac("SHA256", flowTokenKey_, body).substr(0, kFlowTokenMacBytes);
-  return fmt::format("{}-{}", body, core::base64UrlEncode(mac));
+  auto token = fmt::format("{}-{}", body, core::base64UrlEncode(mac));
+  // Only open connections are remembered (onConnectionClosed forgets them):
+  // tokens read from requests may name any number, never cached for them.
+  if (transport_.connectionOpen(flow.connection)) flowTokens_.emplace(key, token);
+  return token;
 }
 
 // The flow a token names: read back, then accepted only if signing that flow
@@ -1002,6 +1008,8 @@ void Proxy::unindexDialog(const Dialog& d) {
 }
 
 void Proxy::onConnectionClosed(sip::ConnectionId id) {
+  flowTokens_.erase(static_cast<std::uint64_t>(id) * 2);
+  flowTokens_.erase(static_cast<std::uint64_t>(id) * 2 + 1);
   auto [begin, end] = dialogsByConnection_.equal_range(id);
   std::vector<std::string> keys;
   for (auto i = begin; i != end; ++i)

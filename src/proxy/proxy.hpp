@@ -174,6 +174,9 @@ class Proxy final : public sip::TransactionUser, private sip::ClientTransactionU
   std::unordered_map<sip::TransactionId, Context*> byClient_;                  // by client tx
   ProxyStats stats_;
   std::string flowTokenKey_;  // HMAC key of flow tokens; per process, like connections
+  // Each connection's token, made once (an HMAC per message showed in profiles);
+  // dropped when the connection closes. Key: connection id * 2 + (WSS ? 1 : 0).
+  mutable std::unordered_map<std::uint64_t, std::string> flowTokens_;
   // By Call-ID + caller tag + callee tag; and the keys by browser connection.
   std::unordered_map<std::string, std::unique_ptr<Dialog>> dialogs_;
   std::unordered_multimap<sip::ConnectionId, std::string> dialogsByConnection_;

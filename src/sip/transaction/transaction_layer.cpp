@@ -199,7 +199,7 @@ struct TransactionLayer::Impl final : TransactionHost {
   // ---- Bookkeeping
   void addClient(std::unique_ptr<ClientTransaction> tx) {
     clients.insert(tx.get());
-    if (tx->flow().connection != 0) byConnection.emplace(tx->flow().connection, tx->id());
+    if (tx->flow().connection != 0) byConnection[tx->flow().connection].insert(tx->id());
     ++stats.clientTransactions;
     const TransactionId id = tx->id();
     all.emplace(id, std::move(tx));
@@ -222,7 +222,7 @@ struct TransactionLayer::Impl final : TransactionHost {
       raw->setLegacyRequest(request.clone());
       legacy.emplace(raw->legacyRequest()->callId(), raw);
     }
-    if (to.connection != 0) byConnection.emplace(to.connection, id);
+    if (to.connection != 0) byConnection[to.connection].insert(id);
     ++stats.serverTransactions;
     all.emplace(id, std::move(tx));
     return raw;
@@ -258,13 +258,10 @@ struct TransactionLayer::Impl final : TransactionHost {
 
   void unbindConnection(ConnectionId connection, TransactionId id) {
     if (connection == 0) return;
-    auto [b, e] = byConnection.equal_range(connection);
-    for (auto it = b; it != e; ++it) {
-      if (it->second == id) {
-        byConnection.erase(it);
-        return;
-      }
-    }
+    const auto it = byConnection.find(connection);
+    if (it == byConnection.end()) return;
+    it->second.erase(id);
+    if (it->second.empty()) byConnection.erase(it);
   }
 
   // The transport failed for these transactions: client transactions report
@@ -391,7 +388,7 @@ struct TransactionLayer::Impl final : TransactionHost {
     // response, so that connection's closure fails the transaction.
     if (tx->reliable() && tx->flow().connection == 0 && from.connection != 0) {
       tx->setConnection(from.connection);
-      byConnection.emplace(from.connection, id);
+      byConnection[from.connection].insert(id);
     }
     apply(id, tx->onResponse(*response), response.get());
   }
@@ -434,7 +431,9 @@ struct TransactionLayer::Impl final : TransactionHost {
   KeyIndex<ClientTransaction> clients;
   KeyIndex<ServerTransaction> servers;
   std::unordered_multimap<std::string_view, ServerTransaction*> legacy;  // by Call-ID
-  std::unordered_multimap<ConnectionId, TransactionId> byConnection;
+  // The transactions of each connection (a federation peer's TCP connection
+  // carries thousands): erasing one must not scan the others.
+  std::unordered_map<ConnectionId, std::unordered_set<TransactionId>> byConnection;
 };
 
 TransactionLayer::TransactionLayer(core::TimerService& timers, TransportSender& transport,
@@ -553,9 +552,8 @@ void TransactionLayer::onMessage(std::string data, const Flow& from) {
 
 void TransactionLayer::onConnectionClosed(ConnectionId id) {
   std::vector<TransactionId> ids;
-  auto [b, e] = impl_->byConnection.equal_range(id);
-  for (auto it = b; it != e; ++it)
-    ids.push_back(it->second);
+  if (const auto it = impl_->byConnection.find(id); it != impl_->byConnection.end())
+    ids.assign(it->second.begin(), it->second.end());
   impl_->failAll(ids);
 }
 
