@@ -59,9 +59,12 @@ UAC_ADDR = "127.0.0.10"  # caller (sipp UAC)
 UAS_ADDR = "127.0.0.11"  # callee (sipp UAS), registered as "callee"
 REG_ADDR = "127.0.0.12"  # REGISTER load (sipp)
 N_USERS = 10_000
-# Markers of bench/ws_bench.py's section in docs/benchmarks.md.
+# Markers of the other benchmarks' sections in docs/benchmarks.md
+# (bench/ws_bench.py, bench/gateway_bench.py): kept when this one rewrites it.
 WS_SECTION_BEGIN = "<!-- ws_bench: begin -->"
 WS_SECTION_END = "<!-- ws_bench: end -->"
+OTHER_SECTIONS = [(WS_SECTION_BEGIN, WS_SECTION_END),
+                  ("<!-- gateway_bench: begin -->", "<!-- gateway_bench: end -->")]
 UDP_RCVBUF = 4 * 1024 * 1024
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 NETNS_ENV = "SIP_BENCH_IN_NETNS"
@@ -909,14 +912,15 @@ Where the server's time goes, and how these figures moved: [performance.md](perf
   its processes counts its shared memory once per process; PSS splits shared pages among
   them and is the fair total.
 """
-    # bench/ws_bench.py keeps its own section in the same file: carry it over.
+    # The other benchmarks keep their own sections in the same file: carry them over.
     try:
         old = path.read_text()
     except OSError:
         old = ""
-    start, end = old.find(WS_SECTION_BEGIN), old.find(WS_SECTION_END)
-    if start != -1 and end != -1:
-        text = text.rstrip("\n") + "\n\n" + old[start:end + len(WS_SECTION_END)] + "\n"
+    for begin_marker, end_marker in OTHER_SECTIONS:
+        start, end = old.find(begin_marker), old.find(end_marker)
+        if start != -1 and end != -1:
+            text = text.rstrip("\n") + "\n\n" + old[start:end + len(end_marker)] + "\n"
     path.write_text(text)
 
 
