@@ -452,6 +452,24 @@ async function callWithAudio(caller, callee, target, shownAs, hangsUp) {
   await waitState(callee, 'registered');
 }
 
+async function networkLostAndBack(context, tandem, protocol) {
+  const alice = await openPhone(context, 'alice');
+  await login(alice, 'alice', PASSWORDS.alice, { protocol });
+  await tandem.stop();
+  await waitFor('the network-lost message', async () => (await messageText(alice)).includes('Network lost'), 15000)
+    .catch(async (e) => { throw new TestFailure(`${e.message}; message is '${await messageText(alice)}'`); });
+  log(`alice says: ${await messageText(alice)}`);
+  await tandem.start();
+  await waitState(alice, 'registered', 40000);
+  log('alice registered again after the restart');
+  const bob = await openPhone(context, 'bob');
+  await login(bob, 'bob', PASSWORDS.bob, { protocol: 'sip' });
+  await dial(alice, 'bob');
+  await waitState(bob, 'ringing-in');
+  await bob.click('#decline');
+  await waitState(alice, 'registered');
+}
+
 // desk (a sipp UAS with a WebRTC answer) registers; alice's web phone calls it
 // and is in the call.
 async function aliceCallsDesk(context, dir) {
@@ -527,21 +545,12 @@ const tests = {
   // Tandem restarts under a signed-in page: it says the network is lost,
   // reconnects by itself and registers again; then a call works.
   async network_lost_and_back({ context, tandem }) {
-    const alice = await openPhone(context, 'alice');
-    await login(alice, 'alice', PASSWORDS.alice);
-    await tandem.stop();
-    await waitFor('the network-lost message', async () => (await messageText(alice)).includes('Network lost'), 15000)
-      .catch(async (e) => { throw new TestFailure(`${e.message}; message is '${await messageText(alice)}'`); });
-    log(`alice says: ${await messageText(alice)}`);
-    await tandem.start();
-    await waitState(alice, 'registered', 40000);
-    log('alice registered again after the restart');
-    const bob = await openPhone(context, 'bob');
-    await login(bob, 'bob', PASSWORDS.bob);
-    await dial(alice, 'bob');
-    await waitState(bob, 'ringing-in');
-    await bob.click('#decline');
-    await waitState(alice, 'registered');
+    await networkLostAndBack(context, tandem, 'sip');
+  },
+
+  // The same with the web phone in JSON mode: it reconnects and logs in again.
+  async json_network_lost_and_back({ context, tandem }) {
+    await networkLostAndBack(context, tandem, 'json');
   },
 
   // The same call over HTTPS and WSS (a self-signed certificate): the web
