@@ -268,6 +268,8 @@ async function launchBrowser(dir) {
     executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, permissions: ['microphone'],
     ignoreHTTPSErrors: true,  // the wss test's self-signed certificate
     viewport: { width: 1000, height: 800 },
+    // Screenshots for the docs: phone-sharp.
+    deviceScaleFactor: process.env.TANDEM_SCREENSHOTS ? 2 : 1,
   });
   return context;
 }
@@ -342,10 +344,13 @@ async function waitMessage(page, fragment, timeoutMs = 15000) {
     .catch(async (e) => { throw new TestFailure(`${e.message}; message is '${await messageText(page)}'`); });
 }
 
-// With TANDEM_SCREENSHOTS=DIR, saves the page as DIR/NAME.png (for the docs).
+// With TANDEM_SCREENSHOTS=DIR, saves the phone's card as DIR/NAME.png (for
+// the docs: docs/images/webphone.png is json_phone's 'in-call').
 async function snap(page, name) {
   const dir = process.env.TANDEM_SCREENSHOTS;
-  if (dir) await page.screenshot({ path: path.join(dir, `${name}.png`) });
+  if (!dir) return;
+  await sleep(600);  // let the level meters move
+  await page.locator('main.card').screenshot({ path: path.join(dir, `${name}.png`) });
 }
 
 // Opens the in-call keypad and presses `digits`, one by one.
@@ -753,6 +758,7 @@ const tests = {
     expect(await metric('tandem_gateway_calls') === 1, 'tandem_gateway_calls is not 1 during the call');
     await expectAudioFlowing(alice);
     await expectAudioFlowing(bob);
+    await snap(alice, 'in-call');
     // Mute on the JSON phone: its microphone track is disabled.
     await alice.click('#mute');
     expect(await alice.evaluate(() => window.tandemPhone.phone.localAudioTrack()?.enabled === false),
@@ -764,7 +770,7 @@ const tests = {
     await pressKeys(bob, '5*');
     await waitFor('bob to receive 12#', async () => (await bob.textContent('#dtmf-received')) === '12#');
     await waitFor('alice to receive 5*', async () => (await alice.textContent('#dtmf-received')) === '5*');
-    await snap(alice, 'json-phone-in-call');
+
     await bob.click('#hangup');
     await waitState(alice, 'registered');
     await waitMessage(alice, 'hung up');
