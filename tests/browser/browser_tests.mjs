@@ -607,6 +607,18 @@ const tests = {
     await waitState(bob, 'in-call');
     await bob.click('#hangup');
     await waitState(alice, 'registered');
+
+    // The same token kind logs the JSON mode in (tandem.v1 `login` with a token).
+    const carol = await openPhone(context, 'carol', `#token=${tandem.mintToken('carol')}`,
+                                  { query: '?protocol=json' });
+    await waitState(carol, 'registered');
+    const status = await carol.textContent('#reg-status');
+    expect(status.includes('carol@') && status.includes('(JSON)'), `carol's JSON token login shows '${status}'`);
+    await dial(carol, 'bob');
+    await waitState(bob, 'ringing-in');
+    await bob.click('#decline');
+    await waitState(carol, 'registered');
+    await waitMessage(carol, 'declined');
   },
 
   // WS -> UDP: the web phone calls a sipp UAS registered as desk.
