@@ -576,11 +576,6 @@ export class JsonPhone extends BasePhone {
     }
     if (this.localStream) for (const track of this.localStream.getTracks()) track.stop();
     this.localStream = null;
-    this.session = null;
-    this.peerConnection = null;
-    this.callState = null;
-    this.answeredAt = null;
-    this.muted = false;
-    this.held = { local: false, remote: false };
+    this._resetCallState();
   }
 }

@@ -182,6 +182,16 @@ export class BasePhone extends Emitter {
     return target;
   }
 
+  // What a call leaves behind, forgotten when it ends.
+  _resetCallState() {
+    this.session = null;
+    this.peerConnection = null;
+    this.callState = null;
+    this.answeredAt = null;
+    this.muted = false;
+    this.held = { local: false, remote: false };
+  }
+
   _setHeld(local, remote) {
     if (this.held.local === local && this.held.remote === remote) return;
     this.held = { local, remote };
@@ -639,12 +649,7 @@ export class Phone extends BasePhone {
     clearTimeout(this._iceRelayTimer);
     this._iceTimer = this._iceRelayTimer = null;
     this._iceReady = null;
-    this.session = null;
-    this.peerConnection = null;
-    this.callState = null;
-    this.answeredAt = null;
-    this.muted = false;
-    this.held = { local: false, remote: false };
+    this._resetCallState();
   }
 }
 

@@ -121,7 +121,8 @@ TEST(LoadConfigFile, UnknownKeyWrongTypeAndSyntaxErrorsAreNamed) {
 // ---- [federation]: TLS between domains (RFC 5922), mutual TLS, peers --------
 
 // The configuration in `toml`, loaded and validated.
-Config loadFederation(const std::string& toml) {
+// A configuration file's text, loaded and validated.
+Config loadAndValidate(const std::string& toml) {
   Config c;
   const auto path = writeTemp(toml);
   loadConfigFile(path, c);
@@ -146,7 +147,7 @@ TEST(FederationConfig, DefaultsVerifyAndAllowAnyPeer) {
 }
 
 TEST(FederationConfig, ReadsEveryKey) {
-  const auto c = loadFederation(tlsSection() + R"(
+  const auto c = loadAndValidate(tlsSection() + R"(
 [sip]
 listen = ["udp:127.0.0.1:5060", "tls:127.0.0.1:5061"]
 [federation]
@@ -162,15 +163,15 @@ peers = ["B.Example.", "c.example"]
   ASSERT_EQ(c.staticRoutes.size(), 1u);
   EXPECT_EQ(c.staticRoutes[0].second.transport, sip::Transport::Tls);
 
-  const auto request = loadFederation(tlsSection() +
-                                      "[sip]\nlisten = [\"tls:127.0.0.1:5061\"]\n"
-                                      "[federation]\ntls_client_auth = \"request\"\n");
+  const auto request = loadAndValidate(tlsSection() +
+                                       "[sip]\nlisten = [\"tls:127.0.0.1:5061\"]\n"
+                                       "[federation]\ntls_client_auth = \"request\"\n");
   EXPECT_EQ(request.tlsClientAuth, sip::TlsClientAuth::Request);
 }
 
 TEST(FederationConfig, BadValuesNameKeyValueAndReason) {
   const auto errorFor = [](const std::string& toml) {
-    return errorOf([&] { loadFederation(toml); });
+    return errorOf([&] { loadAndValidate(toml); });
   };
   auto e = errorFor("[federation]\ntls_verify = \"yes\"\n");
   EXPECT_NE(e.find("federation.tls_verify"), std::string::npos) << e;
@@ -204,14 +205,6 @@ TEST(FederationConfig, BadValuesNameKeyValueAndReason) {
 }
 
 // The gateway's keys: read, defaulted, and refused out of range by name.
-Config loadGateway(const std::string& toml) {
-  Config c;
-  const auto path = writeTemp(toml);
-  loadConfigFile(path, c);
-  std::filesystem::remove(path);
-  validate(c);
-  return c;
-}
 
 TEST(GatewayConfig, DefaultsAndEveryKey) {
   Config defaults;
@@ -219,7 +212,7 @@ TEST(GatewayConfig, DefaultsAndEveryKey) {
   EXPECT_EQ(defaults.gatewayRingTimeout, std::chrono::seconds(120));
   EXPECT_EQ(defaults.gatewayMaxLoginFailures, 10);
 
-  const auto c = loadGateway(R"(
+  const auto c = loadAndValidate(R"(
 [gateway]
 ring_timeout = 30
 session_expires = 0
@@ -239,7 +232,9 @@ login_failure_window = 600
 }
 
 TEST(GatewayConfig, BadValuesNameKeyValueAndReason) {
-  const auto errorFor = [](const std::string& toml) { return errorOf([&] { loadGateway(toml); }); };
+  const auto errorFor = [](const std::string& toml) {
+    return errorOf([&] { loadAndValidate(toml); });
+  };
   auto e = errorFor("[gateway]\nring_timeout = 0\n");
   EXPECT_NE(e.find("'gateway.ring_timeout' = '0'"), std::string::npos) << e;
   e = errorFor("[gateway]\nmin_session_expires = 60\n");
