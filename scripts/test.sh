@@ -22,7 +22,8 @@ fi
 jobs=$(nproc)
 # Fuzz targets: clang with libFuzzer; only the parser libraries are built.
 cmake --preset fuzz >/dev/null
-cmake --build --preset fuzz --target fuzz_sip_message fuzz_sip_uri fuzz_stream_framer fuzz_jwt fuzz_jsonrpc -j "$jobs"
+cmake --build --preset fuzz --target fuzz_sip_message fuzz_sip_uri fuzz_stream_framer fuzz_jwt fuzz_jsonrpc \
+  fuzz_dns_answer -j "$jobs"
 
 cmake --preset debug -DTANDEM_FUZZ_BUILD_DIR="$PWD/build/fuzz" >/dev/null
 cmake --build --preset debug -j "$jobs"

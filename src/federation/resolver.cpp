@@ -2,6 +2,7 @@
 
 #include "core/log.hpp"
 #include "core/random.hpp"
+#include "federation/dns_message.hpp"
 
 #include <ares.h>
 #include <poll.h>
@@ -13,6 +14,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <iterator>
 #include <map>
@@ -20,6 +22,7 @@
 #include <set>
 #include <string_view>
 #include <tuple>
+#include <unordered_map>
 #include <utility>
 
 namespace tandem::federation {
@@ -420,8 +423,58 @@ struct Resolver::Impl : std::enable_shared_from_this<Resolver::Impl> {
   }
 
   void send(std::unique_ptr<Query> query) {
+    if (query->attempt == 0) {
+      if (const auto* cached = cachedAnswer(query->name, query->type)) {
+        // As if c-ares had answered: later, from the loop.
+        asio::post(io, [weak = weak_from_this(), q = std::shared_ptr<Query>(std::move(query)),
+                        answer = *cached]() mutable {
+          auto self = weak.lock();
+          if (!self || self->closed) return;
+          auto owned = std::make_unique<Query>(std::move(*q));
+          self->handleAnswer(std::move(owned), ARES_SUCCESS,
+                             reinterpret_cast<const unsigned char*>(answer.data()),
+                             static_cast<int>(answer.size()));
+        });
+        return;
+      }
+    }
     Query* q = query.release();
     ares_query(channel, q->name.c_str(), kClassIn, q->type, &Impl::onAnswer, q);
+  }
+
+  // ---- The answer cache (ResolverOptions::cacheEntries)
+  struct CachedAnswer {
+    std::string bytes;  // the DNS message as received
+    std::chrono::steady_clock::time_point expires;
+  };
+  static std::string cacheKey(const std::string& name, int type) {
+    std::string key = std::to_string(type) + ':';
+    for (const char c : name)
+      key += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return key;
+  }
+  const std::string* cachedAnswer(const std::string& name, int type) {
+    if (options.cacheEntries == 0) return nullptr;
+    const auto it = cache.find(cacheKey(name, type));
+    if (it == cache.end()) return nullptr;
+    if (std::chrono::steady_clock::now() >= it->second.expires) {
+      cache.erase(it);
+      return nullptr;
+    }
+    return &it->second.bytes;
+  }
+  void remember(const std::string& name, int type, const unsigned char* abuf, int alen) {
+    if (options.cacheEntries == 0) return;
+    const auto ttl = std::min<std::int64_t>(dnsAnswerTtl(abuf, static_cast<std::size_t>(alen)),
+                                            options.cacheMaxTtl.count());
+    if (ttl <= 0) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (cache.size() >= options.cacheEntries) {
+      std::erase_if(cache, [now](const auto& e) { return now >= e.second.expires; });
+      if (cache.size() >= options.cacheEntries) cache.clear();  // crude, and rare
+    }
+    cache[cacheKey(name, type)] = {std::string(reinterpret_cast<const char*>(abuf), alen),
+                                   now + std::chrono::seconds(ttl)};
   }
 
   void answered(const std::shared_ptr<Job>& job) {
@@ -432,6 +485,12 @@ struct Resolver::Impl : std::enable_shared_from_this<Resolver::Impl> {
     std::unique_ptr<Query> q(static_cast<Query*>(arg));
     Impl& self = *q->impl;
     if (status == ARES_EDESTRUCTION || status == ARES_ECANCELLED || self.closed) return;
+    if (status == ARES_SUCCESS) self.remember(q->name, q->type, abuf, alen);
+    self.handleAnswer(std::move(q), status, abuf, alen);
+  }
+
+  void handleAnswer(std::unique_ptr<Query> q, int status, const unsigned char* abuf, int alen) {
+    Impl& self = *this;
     if ((status == ARES_ETIMEOUT || status == ARES_ECONNREFUSED) &&
         ++q->attempt < self.options.tries) {
       self.send(std::move(q));
@@ -716,6 +775,7 @@ struct Resolver::Impl : std::enable_shared_from_this<Resolver::Impl> {
   std::uint64_t nextGeneration = 1;
   std::set<std::shared_ptr<Job>> jobs;
   std::size_t pendingCallbacks = 0;
+  std::unordered_map<std::string, CachedAnswer> cache;  // by cacheKey()
 };
 
 Resolver::Resolver(asio::io_context& io, ResolverOptions options)

@@ -30,7 +30,9 @@
 //  a target of "." (service not offered) is skipped. Duplicates are dropped.
 //
 // Names are queried as given (absolute, no search domains); /etc/hosts is not
-// consulted. Lookups of one step run in parallel (all SRV names, all targets' A and
+// consulted. Answers with records are kept for their TTL (see
+// ResolverOptions::cacheEntries): the next call to a domain resolves without
+// asking again. Lookups of one step run in parallel (all SRV names, all targets' A and
 // AAAA); steps run one after another. A step that times out with nothing
 // found ends the resolution with an error: a DNS server that is not answering
 // cannot tell "no records" from "records", and waiting for more steps would
@@ -70,6 +72,12 @@ struct ResolverOptions {
   // RFC 2782 weighted random order among SRV records of equal priority. When
   // false, they are ordered by weight, highest first (deterministic).
   bool srvWeightedRandom = true;
+  // Answers (NAPTR, SRV, A, AAAA) kept for their TTL (the smallest of their
+  // records', at most cacheMaxTtl), so that calls to a domain do not wait for
+  // three lookups each. Only answers with records are kept; at most
+  // cacheEntries of them (0: no cache). Records with TTL 0 are never kept.
+  std::size_t cacheEntries = 1024;
+  std::chrono::seconds cacheMaxTtl{3600};
 };
 
 struct Target {

@@ -137,6 +137,7 @@ class ResolverTest : public ::testing::Test {
                                      "--pid-file="};
     const auto records = allRecords();
     args.insert(args.end(), records.begin(), records.end());
+    args.insert(args.end(), extraArgs_.begin(), extraArgs_.end());
     std::vector<char*> argv;
     for (auto& a : args)
       argv.push_back(a.data());
@@ -225,6 +226,7 @@ class ResolverTest : public ::testing::Test {
   std::uint16_t port_ = 0;
   pid_t pid_ = -1;
   int calls_ = 0;
+  std::vector<std::string> extraArgs_;  // more dnsmasq options
 };
 
 TEST_F(ResolverTest, IpLiteralNeedsNoDns) {
@@ -540,4 +542,44 @@ TEST_F(ResolverTest, ManyConcurrentResolutions) {
 }
 
 }  // namespace
+// Answers are kept for their TTL: with dnsmasq gone, a second resolution of
+// the same domain through the same resolver still succeeds. TTL 0 (dnsmasq's
+// default for its own records) is never kept.
+TEST_F(ResolverTest, AnswersAreCachedForTheirTtl) {
+  stopDnsmasq();
+  extraArgs_ = {"--local-ttl=60"};
+  startDnsmasq();
+  ASSERT_TRUE(waitUntilAnswering());
+  Resolver resolver(io_, options(200ms, 1));
+  const auto first = resolve(resolver, "sip:bob@a.test");
+  ASSERT_TRUE(first && first->ok()) << (first ? first->error : "no callback");
+  stopDnsmasq();
+  const auto second = resolve(resolver, "sip:bob@A.Test");
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->error, "");
+  EXPECT_EQ(second->targets, first->targets);
+  // A domain never asked is not in the cache: it times out.
+  const auto other = resolve(resolver, "sip:c.test");
+  ASSERT_TRUE(other);
+  EXPECT_FALSE(other->ok());
+
+  // Without a cache the same loss is a failure at once.
+  auto o = options(200ms, 1);
+  o.cacheEntries = 0;
+  Resolver uncached(io_, o);
+  const auto lost = resolve(uncached, "sip:bob@a.test");
+  ASSERT_TRUE(lost);
+  EXPECT_FALSE(lost->ok());
+}
+
+TEST_F(ResolverTest, ZeroTtlAnswersAreNotCached) {
+  Resolver resolver(io_, options(200ms, 1));
+  const auto first = resolve(resolver, "sip:bob@a.test");
+  ASSERT_TRUE(first && first->ok());
+  stopDnsmasq();
+  const auto second = resolve(resolver, "sip:bob@a.test");
+  ASSERT_TRUE(second);
+  EXPECT_FALSE(second->ok()) << "a TTL-0 answer was reused";
+}
+
 }  // namespace tandem::federation
