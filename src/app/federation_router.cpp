@@ -1,5 +1,7 @@
 #include "app/federation_router.hpp"
 
+#include "core/metrics.hpp"
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
@@ -13,6 +15,14 @@ FederationRouter::FederationRouter(boost::asio::io_context& io, federation::Reso
     : io_(io), resolver_(io, std::move(options)), staticRoutes_(std::move(staticRoutes)) {}
 
 namespace {
+
+// tandem_federation_routes_total{result}: how requests for other domains were
+// routed (static route, DNS) or why not (no such domain, DNS failure).
+core::Counter& routed(const char* result) {
+  return core::metrics().counter("tandem_federation_routes_total",
+                                 "requests for other domains, by how they were routed",
+                                 {{"result", result}});
+}
 
 // RFC 5922 §7.2: a TLS hop toward a domain must present a certificate for
 // that domain (the URI's host, not the SRV target it resolved to). A
@@ -39,6 +49,7 @@ void FederationRouter::route(const sip::Uri& target, std::function<void(Result)>
       Result result;
       result.hops.push_back(hop);
       if (hop.transport == sip::Transport::Tls) result.hops.back().tlsDomain = domain;
+      routed("static").inc();
       // Never from inside route().
       boost::asio::post(io_, [done = std::move(done), result = std::move(result)]() mutable {
         done(std::move(result));
@@ -58,12 +69,15 @@ void FederationRouter::route(const sip::Uri& target, std::function<void(Result)>
     }
     if (result.hops.empty()) {
       const bool noSuchDomain = resolution.error.rfind("no DNS records", 0) == 0;
+      routed(noSuchDomain ? "not_found" : "dns_failure").inc();
       result.status = noSuchDomain ? 404 : 503;
       std::string why = resolution.error.empty() ? "no usable address" : resolution.error;
       for (auto& c : why) {
         if (c == '\r' || c == '\n') c = ' ';
       }
       result.reason = (noSuchDomain ? "Not Found (" : "Service Unavailable (") + why + ")";
+    } else {
+      routed("dns").inc();
     }
     done(std::move(result));
   });

@@ -24,6 +24,7 @@ class FederationRouter final : public proxy::DomainRouter {
   FederationRouter(boost::asio::io_context& io, federation::ResolverOptions options,
                    std::vector<std::pair<std::string, sip::Flow>> staticRoutes);
   void route(const sip::Uri& target, std::function<void(Result)> done) override;
+  std::size_t cachedAnswers() const { return resolver_.cachedAnswers(); }
 
  private:
   boost::asio::io_context& io_;

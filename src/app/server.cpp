@@ -296,6 +296,11 @@ int serve(const Config& config) {
   sipMetrics.push_back(core::metrics().callbackGauge(
       "tandem_gateway_calls", "calls of tandem.v1 connections, in any state", {},
       [&] { return double(gateway.callCount()); }));
+  if (federationRouter) {
+    sipMetrics.push_back(core::metrics().callbackGauge(
+        "tandem_dns_cached_answers", "DNS answers kept for their TTL (federation)", {},
+        [&] { return double(federationRouter->cachedAnswers()); }));
+  }
 
   every(timers, kStoreFlushInterval, [&] { db->flush(); });
   every(timers, kPurgeInterval, [&] { registrar.purgeExpired(); });

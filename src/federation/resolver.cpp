@@ -799,4 +799,8 @@ std::size_t Resolver::pending() const {
   return impl_->pendingCallbacks;
 }
 
+std::size_t Resolver::cachedAnswers() const {
+  return impl_->cache.size();
+}
+
 }  // namespace tandem::federation

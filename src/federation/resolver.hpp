@@ -117,6 +117,8 @@ class Resolver {
 
   // Resolutions whose callback has not been called yet.
   std::size_t pending() const;
+  // Answers in the cache (some may have expired and not been dropped yet).
+  std::size_t cachedAnswers() const;
 
  private:
   struct Impl;

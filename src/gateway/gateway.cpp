@@ -1,6 +1,7 @@
 #include "gateway/gateway.hpp"
 
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "core/random.hpp"
 #include "registrar/authenticator.hpp"
 #include "signaling/jsonrpc.hpp"
@@ -21,6 +22,15 @@ using signaling::Json;
 namespace ec = signaling::error_code;
 
 namespace {
+
+// tandem_gateway_login_failures_total{reason}: refused logins (password,
+// token) and those refused unchecked for too many failures (limited).
+void countLoginFailure(const char* reason) {
+  core::metrics()
+      .counter("tandem_gateway_login_failures_total", "tandem.v1 logins refused, by why",
+               {{"reason", reason}})
+      .inc();
+}
 
 constexpr std::uint16_t kCloseGoingAway = 1001;
 
@@ -246,6 +256,7 @@ void Session::login(const Json& id, const Json& params) {
     const auto seconds = (wait.count() + 999) / 1000;
     core::logger("gateway")->info("login from {} refused unchecked: too many failed logins",
                                   peer_->remote().toString());
+    countLoginFailure("limited");
     return fail(id, ec::kLoginFailed,
                 fmt::format("login failed: too many failed logins from your address, try again "
                             "in {} s",
@@ -259,6 +270,7 @@ void Session::login(const Json& id, const Json& params) {
     who = auth.verifyToken(*token, &why);
     if (who.empty() || (user && *user != who)) {
       limiter.failed(address, now);
+      countLoginFailure("token");
       core::logger("gateway")->info("login from {} refused: token {}", peer_->remote().toString(),
                                     who.empty() ? why : "names another user");
       return fail(id, ec::kLoginFailed,
@@ -267,6 +279,7 @@ void Session::login(const Json& id, const Json& params) {
   } else {
     if (user->empty() || user->size() > 128 || !auth.verifyPassword(*user, *password)) {
       limiter.failed(address, now);
+      countLoginFailure("password");
       core::logger("gateway")->info("login from {} refused: wrong user or password",
                                     peer_->remote().toString());
       return fail(id, ec::kLoginFailed, "login failed: wrong user or password");

@@ -967,6 +967,17 @@ const jsonTests = {
     const nowhere = await alice.call('call', { to: 'someone@nowhere.test', sdp: fakeSdp() });
     const lost = await alice.next((m) => m.method === 'call.ended' && m.params.call === nowhere.call);
     expect(lost.params.status === 404 && lost.params.reason === 'not_found', `nowhere.test: ${JSON.stringify(lost.params)}`);
+    // a.test's /metrics: two requests for b.test routed by DNS (INVITE, MESSAGE), one not found.
+    const aMetric = async (series) => {
+      const text = await (await fetch(`http://${a.ip}:${HTTP_PORT}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+      expect(line, `a.test's /metrics has no series ${series}`);
+      return Number(line.slice(series.length + 1));
+    };
+    expect(await aMetric('tandem_federation_routes_total{result="dns"}') >= 2 &&
+           await aMetric('tandem_federation_routes_total{result="not_found"}') === 1,
+           'tandem_federation_routes_total does not count the routes of a.test');
+    expect(await aMetric('tandem_dns_cached_answers') === 0, 'TTL-0 answers were cached');
     alice.close();
     bob.close();
   },
@@ -1127,6 +1138,11 @@ const jsonTests = {
                                            { name: 'other', localAddress: '127.0.0.9' }).open();
     const ok = await elsewhere.call('login', { user: 'alice', password: PASSWORDS.alice });
     expect(ok.user === 'alice', `a login from another address was refused: ${JSON.stringify(ok)}`);
+    // 9 wrong passwords (1 unknown user among them), 1 forged token, 1 refused unchecked.
+    expect(await metric('tandem_gateway_login_failures_total{reason="password"}') === 9 &&
+           await metric('tandem_gateway_login_failures_total{reason="token"}') === 1 &&
+           await metric('tandem_gateway_login_failures_total{reason="limited"}') === 1,
+           'tandem_gateway_login_failures_total does not count 9 password, 1 token, 1 limited');
     guesser.close();
     elsewhere.close();
   },
