@@ -247,15 +247,16 @@ class Node:
 class Dns:
     """dnsmasq with the two test domains' NAPTR, SRV and A records (one transport)."""
 
-    def __init__(self, work: Path, transport: str):
+    def __init__(self, work: Path, transport: str, ttl: int):
         self.work = work
         self.transport = transport
+        self.ttl = ttl
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
         args = ["--no-daemon", "--no-resolv", "--no-hosts", "--conf-file=/dev/null",
                 f"--listen-address={DNS_ADDR}", "--bind-interfaces", f"--port={DNS_PORT}",
-                "--local=/test/", "--log-facility=-"]
+                "--local=/test/", "--log-facility=-", f"--local-ttl={self.ttl}"]
         service, proto = ("SIP+D2T", "_tcp") if self.transport == "tcp" else ("SIP+D2U", "_udp")
         for key, (domain, addr) in NODES.items():
             args += [f"--naptr-record={domain},10,10,S,{service},,_sip.{proto}.{domain}",
@@ -466,7 +467,7 @@ class Bench:
         self.work = work
         self.json_load = json_load
         self.nodes = {k: Node(k, tandem, work, opts.routing, opts.transport) for k in NODES}
-        self.dns = Dns(work, opts.transport)
+        self.dns = Dns(work, opts.transport, opts.dns_ttl)
         self.uac, self.uas = sipp_scenarios(work, opts.ring_ms)
         self.sessions = 0
         self.waited = 0.0  # seconds spent waiting for an idle machine (not billed to the budget)
@@ -852,6 +853,9 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="~2.5 minutes: 1 round, shorter steps")
     ap.add_argument("--rounds", type=int, help="rounds (default 2, quick 1)")
     ap.add_argument("--paths", default=",".join(PATHS), help=f"comma list of {', '.join(PATHS)}")
+    ap.add_argument("--dns-ttl", type=int, default=300,
+                    help="TTL of dnsmasq's records, seconds (default 300, as real zones have; "
+                         "0: every call resolves again)")
     ap.add_argument("--routing", choices=("dns", "static"), default="dns",
                     help="how the two domains find each other: dnsmasq (NAPTR/SRV/A) or [federation.routes]")
     ap.add_argument("--transport", choices=("udp", "tcp"), default="udp",
@@ -976,7 +980,8 @@ def main() -> int:
                                  "--version"], "version").split("  ")[0],
         "command": "python3 bench/gateway_bench.py" + (" --quick" if q else "") +
                    (f" --routing {opts.routing}" if opts.routing != "dns" else "") +
-                   (f" --transport {opts.transport}" if opts.transport != "udp" else ""),
+                   (f" --transport {opts.transport}" if opts.transport != "udp" else "") +
+                   (f" --dns-ttl {opts.dns_ttl}" if opts.dns_ttl != 300 else ""),
         "rounds": opts.rounds, "ref": summ["ref"], "pairs": opts.pairs, "ring_ms": opts.ring_ms,
         "hold_ms": opts.hold_ms, "call_timeout": opts.call_timeout, "step_seconds": opts.step_seconds,
         "half_seconds": opts.half_seconds, "max_p99_ms": opts.max_p99_ms, "wait_idle": opts.wait_idle,
