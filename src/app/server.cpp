@@ -232,12 +232,12 @@ int serve(const Config& config) {
   // The site protocol's gateway: each logged-in tandem.v1 connection is a SIP
   // user agent on a channel of the transport layer.
   gateway::GatewayConfig gatewayConfig;
-  gatewayConfig.domain = config.domain;
-  gatewayConfig.t1 = config.t1;
-  gatewayConfig.t2 = config.t2;
-  gatewayConfig.ringTimeout = config.gatewayRingTimeout;
-  gatewayConfig.sessionExpires = config.gatewaySessionExpires;
-  gatewayConfig.minSessionExpires = config.gatewayMinSessionExpires;
+  gatewayConfig.ua.domain = config.domain;
+  gatewayConfig.ua.t1 = config.t1;
+  gatewayConfig.ua.t2 = config.t2;
+  gatewayConfig.ua.ringTimeout = config.gatewayRingTimeout;
+  gatewayConfig.ua.sessionExpires = config.gatewaySessionExpires;
+  gatewayConfig.ua.minSessionExpires = config.gatewayMinSessionExpires;
   gatewayConfig.offerTimeout = config.gatewayOfferTimeout;
   gatewayConfig.maxCallsPerConnection = static_cast<std::size_t>(config.gatewayMaxCalls);
   gatewayConfig.maxLoginFailures = config.gatewayMaxLoginFailures;

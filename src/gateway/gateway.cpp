@@ -219,10 +219,26 @@ void Session::onRequest(Incoming& in) {
   const std::string& m = in.method;
   if (m == "ping") return reply(in.id, Json::object());
   if (m == "login") return login(in.id, in.params);
-  static const std::unordered_set<std::string> known = {
-      "logout", "call",   "answer",      "progress", "reject", "hangup",
-      "hold",   "resume", "renegotiate", "dtmf",     "message"};
-  if (!known.count(m)) return fail(in.id, ec::kMethodNotFound, "Method not found: " + m);
+  // The methods of a logged-in connection (docs/protocol.md).
+  using Handler = void (*)(Session&, const Json& id, const std::string& m, const Json& params);
+  static constexpr Handler control = [](Session& s, const Json& id, const std::string& m,
+                                        const Json& p) { s.callControl(id, m, p); };
+  static const std::unordered_map<std::string_view, Handler> handlers = {
+      {"logout", [](Session& s, const Json& id, const std::string&, const Json&) { s.logout(id); }},
+      {"call",
+       [](Session& s, const Json& id, const std::string&, const Json& p) { s.placeCall(id, p); }},
+      {"message",
+       [](Session& s, const Json& id, const std::string&, const Json& p) { s.sendMessage(id, p); }},
+      {"answer", control},
+      {"progress", control},
+      {"reject", control},
+      {"hangup", control},
+      {"hold", control},
+      {"resume", control},
+      {"renegotiate", control},
+      {"dtmf", control}};
+  const auto handler = handlers.find(m);
+  if (handler == handlers.end()) return fail(in.id, ec::kMethodNotFound, "Method not found: " + m);
   if (!in.params.is_object()) {
     return fail(in.id, ec::kInvalidParams, "params must be an object");
   }
@@ -230,10 +246,7 @@ void Session::onRequest(Incoming& in) {
     return fail(in.id, ec::kNotLoggedIn,
                 state_ == State::LoggingIn ? "login in progress" : "not logged in");
   }
-  if (m == "logout") return logout(in.id);
-  if (m == "call") return placeCall(in.id, in.params);
-  if (m == "message") return sendMessage(in.id, in.params);
-  callControl(in.id, m, in.params);
+  handler->second(*this, in.id, m, in.params);
 }
 
 void Session::login(const Json& id, const Json& params) {
@@ -307,18 +320,10 @@ void Session::startUa(const std::string& user) {
   // The connection vouches for its user, as one on which a REGISTER
   // authenticated does: the UA sends no credentials.
   gateway_.auth().rememberConnection(connection_, user);
-  sip::UaConfig ua;
-  ua.domain = cfg.domain;
+  sip::UaConfig ua = cfg.ua;
   ua.user = user;
   ua.host = core::randomToken(12) + ".invalid";
   ua.transport = secure ? sip::Transport::Wss : sip::Transport::Ws;
-  ua.t1 = cfg.t1;
-  ua.t2 = cfg.t2;
-  ua.registerExpires = cfg.registerExpires;
-  ua.sessionExpires = cfg.sessionExpires;
-  ua.minSessionExpires = cfg.minSessionExpires;
-  ua.ringTimeout = cfg.ringTimeout;
-  ua.userAgent = cfg.userAgent;
   const sip::ConnectionId connection = connection_;
   auto& transport = gateway_.transport();
   ua_ = std::make_unique<sip::UserAgent>(
@@ -550,11 +555,11 @@ void Session::onRegistration(int status) {
   if (state_ == State::LoggingIn) {
     if (ok) {
       state_ = State::LoggedIn;
-      core::logger("gateway")->info("{}@{} logged in from {}", user_, gateway_.config().domain,
+      core::logger("gateway")->info("{}@{} logged in from {}", user_, gateway_.config().ua.domain,
                                     peer_->remote().toString());
       reply(loginId_, {{"user", user_},
-                       {"aor", "sip:" + user_ + "@" + gateway_.config().domain},
-                       {"domain", gateway_.config().domain}});
+                       {"aor", "sip:" + user_ + "@" + gateway_.config().ua.domain},
+                       {"domain", gateway_.config().ua.domain}});
     } else {
       // Not from inside the user agent's own callback: it goes with teardown().
       state_ = State::Anonymous;

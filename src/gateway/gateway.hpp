@@ -17,6 +17,7 @@
 #include "core/endpoint.hpp"
 #include "core/timer_service.hpp"
 #include "gateway/login_limiter.hpp"
+#include "sip/dialog/user_agent.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -49,12 +50,9 @@ class JsonPeer {
 };
 
 struct GatewayConfig {
-  std::string domain;
-  std::chrono::milliseconds t1{500}, t2{4000};
-  int registerExpires = 600;
-  int sessionExpires = 1800;  // proposed on calls placed from JSON (RFC 4028)
-  int minSessionExpires = 90;
-  std::chrono::milliseconds ringTimeout{120000};
+  // What every session's user agent gets (domain, timers, RFC 4028, ring
+  // timeout); user, host and transport are filled per session.
+  sip::UaConfig ua;
   // How long a JSON client has to answer a call.offer (a re-INVITE from the
   // far side) before the gateway refuses the offer with 500.
   std::chrono::milliseconds offerTimeout{10000};
@@ -63,7 +61,6 @@ struct GatewayConfig {
   // before its logins are refused unchecked for the rest of it; 0: no limit.
   int maxLoginFailures = 10;
   std::chrono::milliseconds loginFailureWindow{60000};
-  std::string userAgent = "Tandem";
 };
 
 class Session;
