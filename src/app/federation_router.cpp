@@ -6,6 +6,7 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 
+#include <array>
 #include <cctype>
 
 namespace tandem::app {
@@ -17,11 +18,20 @@ FederationRouter::FederationRouter(boost::asio::io_context& io, federation::Reso
 namespace {
 
 // tandem_federation_routes_total{result}: how requests for other domains were
-// routed (static route, DNS) or why not (no such domain, DNS failure).
-core::Counter& routed(const char* result) {
-  return core::metrics().counter("tandem_federation_routes_total",
-                                 "requests for other domains, by how they were routed",
-                                 {{"result", result}});
+// routed (static route, DNS) or why not (no such domain, DNS failure). Looked
+// up once: the registry takes a lock and builds the label set.
+enum Route { kStatic, kDns, kNotFound, kDnsFailure };
+core::Counter& routed(Route route) {
+  static const std::array<core::Counter*, 4> counters = [] {
+    const auto counter = [](const char* result) {
+      return &core::metrics().counter("tandem_federation_routes_total",
+                                      "requests for other domains, by how they were routed",
+                                      {{"result", result}});
+    };
+    return std::array<core::Counter*, 4>{counter("static"), counter("dns"), counter("not_found"),
+                                         counter("dns_failure")};
+  }();
+  return *counters[route];
 }
 
 // RFC 5922 §7.2: a TLS hop toward a domain must present a certificate for
@@ -49,7 +59,7 @@ void FederationRouter::route(const sip::Uri& target, std::function<void(Result)>
       Result result;
       result.hops.push_back(hop);
       if (hop.transport == sip::Transport::Tls) result.hops.back().tlsDomain = domain;
-      routed("static").inc();
+      routed(kStatic).inc();
       // Never from inside route().
       boost::asio::post(io_, [done = std::move(done), result = std::move(result)]() mutable {
         done(std::move(result));
@@ -69,7 +79,7 @@ void FederationRouter::route(const sip::Uri& target, std::function<void(Result)>
     }
     if (result.hops.empty()) {
       const bool noSuchDomain = resolution.error.rfind("no DNS records", 0) == 0;
-      routed(noSuchDomain ? "not_found" : "dns_failure").inc();
+      routed(noSuchDomain ? kNotFound : kDnsFailure).inc();
       result.status = noSuchDomain ? 404 : 503;
       std::string why = resolution.error.empty() ? "no usable address" : resolution.error;
       for (auto& c : why) {
@@ -77,7 +87,7 @@ void FederationRouter::route(const sip::Uri& target, std::function<void(Result)>
       }
       result.reason = (noSuchDomain ? "Not Found (" : "Service Unavailable (") + why + ")";
     } else {
-      routed("dns").inc();
+      routed(kDns).inc();
     }
     done(std::move(result));
   });

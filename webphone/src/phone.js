@@ -365,10 +365,9 @@ export class Phone extends BasePhone {
   }
 
   // DTMF as SIP INFO (application/dtmf-relay), as the gateway sends and reads it.
-  sendDtmf(digits) {
-    if (!this.session || this.callState !== 'in-call') return Promise.resolve();
-    this.session.sendDTMF(String(digits), { duration: 160, interToneGap: 70 });
-    return Promise.resolve();
+  async sendDtmf(digits) {
+    if (!this.session || this.callState !== 'in-call') return;
+    this.session.sendDTMF(String(digits), { duration: 160, interToneGap: 70 });  // throws when it cannot
   }
 
   // A text message (SIP MESSAGE, RFC 3428): resolves with the SIP status.
