@@ -9,7 +9,7 @@ what=${1:-test}
 
 build_pkgs=(
   build-essential cmake ninja-build ccache pkg-config
-  libboost1.81-dev libssl-dev libsqlite3-dev libc-ares-dev
+  libboost1.81-dev libssl-dev libsqlite3-dev libc-ares-dev libjemalloc-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev libtomlplusplus-dev libcli11-dev
 )
 test_pkgs=(

@@ -9,7 +9,7 @@ std::size_t TimerQueue::laneFor(Millis delay) {
     if (lanes_[i].delay == delay) return i;
   }
   if (lanes_.size() < kMaxLanes) {
-    lanes_.push_back(Lane{delay, {}});
+    lanes_.push_back(Lane{delay, {}, 1, true});
     return lanes_.size() - 1;
   }
   // More distinct durations than lanes (not seen in practice): share the lane
@@ -26,15 +26,17 @@ std::size_t TimerQueue::laneFor(Millis delay) {
 TimerService::TimerId TimerQueue::add(Clock::time_point now, Millis delay,
                                       TimerService::Callback cb) {
   const auto lane = laneFor(delay);
-  const TimerService::TimerId id = (nextSeq_++ << kLaneBits) | lane;
-  auto& entries = lanes_[lane].entries;
-  Entry entry{now + delay, id, std::move(cb)};
+  Lane& l = lanes_[lane];
+  const TimerService::TimerId id = (l.nextSeq++ << kLaneBits) | lane;
+  auto& entries = l.entries;
+  Entry entry{now + delay, id, nextOrder_++, std::move(cb)};
   if (entries.empty() || entries.back().due <= entry.due) {
     entries.push_back(std::move(entry));
   } else {
     auto at = std::upper_bound(entries.begin(), entries.end(), entry.due,
                                [](Clock::time_point due, const Entry& e) { return due < e.due; });
     entries.insert(at, std::move(entry));
+    l.inSequence = false;
   }
   ++live_;
   return id;
@@ -44,13 +46,17 @@ void TimerQueue::cancel(TimerService::TimerId id) {
   const auto lane = static_cast<std::size_t>(id & (kMaxLanes - 1));
   if (id == 0 || lane >= lanes_.size()) return;
   auto& entries = lanes_[lane].entries;
-  // Ids grow along a lane unless the lane is shared (see laneFor()).
-  auto it = std::lower_bound(entries.begin(), entries.end(), id,
-                             [](const Entry& e, TimerService::TimerId v) { return e.id < v; });
-  if (it == entries.end() || it->id != id) {
+  if (entries.empty()) return;
+  auto it = entries.end();
+  if (lanes_[lane].inSequence) {
+    // Sequence numbers run without gaps from the front to the back.
+    const std::uint64_t seq = id >> kLaneBits;
+    const std::uint64_t front = entries.front().id >> kLaneBits;
+    if (seq >= front && seq - front < entries.size()) it = entries.begin() + (seq - front);
+  } else {
     it = std::find_if(entries.begin(), entries.end(), [id](const Entry& e) { return e.id == id; });
   }
-  if (it == entries.end() || !it->cb) return;
+  if (it == entries.end() || it->id != id || !it->cb) return;
   it->cb = nullptr;
   --live_;
   trim(lanes_[lane]);
@@ -72,7 +78,7 @@ std::size_t TimerQueue::earliestLane() {
       continue;
     }
     const auto& b = lanes_[best].entries.front();
-    if (front.due < b.due || (front.due == b.due && front.id < b.id)) best = i;
+    if (front.due < b.due || (front.due == b.due && front.order < b.order)) best = i;
   }
   return best;
 }

@@ -36,9 +36,12 @@ class TimerService {
 // store's flush period), so timers are kept in one FIFO lane per duration:
 // with a monotonic clock each lane is already sorted, adding is a push_back,
 // the next deadline is the earliest lane front, and cancelling marks the entry
-// (found by binary search on its id) instead of erasing it. This is several
-// times cheaper than a balanced tree plus an id index at tens of thousands of
-// live transactions.
+// instead of erasing it. An id is the entry's sequence number within its lane
+// plus the lane: since a lane only grows at the back and shrinks at the front,
+// the entry sits at (sequence - sequence of the front), found without a search
+// (a binary search over a deque of 100,000 entries was 1.3 % of the server's
+// CPU per proxied call). This is several times cheaper than a balanced tree
+// plus an id index at tens of thousands of live transactions.
 class TimerQueue {
  public:
   TimerService::TimerId add(Clock::time_point now, Millis delay, TimerService::Callback cb);
@@ -53,11 +56,16 @@ class TimerQueue {
   struct Entry {
     Clock::time_point due;
     TimerService::TimerId id;
+    std::uint64_t order;        // creation order, breaks ties between lanes
     TimerService::Callback cb;  // empty once cancelled
   };
   struct Lane {
     Millis delay;
-    std::deque<Entry> entries;  // sorted by (due, id)
+    std::deque<Entry> entries;  // sorted by due
+    std::uint64_t nextSeq = 1;  // of the next entry added
+    // False once an entry went anywhere but the back (a shared lane, see
+    // laneFor()): positions no longer follow sequence numbers.
+    bool inSequence = true;
   };
   // Lane index in the low bits of an id; the rest is a sequence number.
   static constexpr unsigned kLaneBits = 8;
@@ -70,7 +78,7 @@ class TimerQueue {
   std::size_t earliestLane();
 
   std::vector<Lane> lanes_;
-  TimerService::TimerId nextSeq_ = 1;
+  std::uint64_t nextOrder_ = 1;
   std::size_t live_ = 0;
 };
 

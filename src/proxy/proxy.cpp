@@ -665,10 +665,11 @@ void Proxy::armTimerC(Context& ctx, Branch& branch) {
   branch.timerC = timers_.schedule(config_.timerC, [this, serverTx, clientTx] {
     auto it = contexts_.find(serverTx);
     if (it == contexts_.end()) return;
-    for (auto& b : it->second->branches) {
+    Context& ctx = *it->second;
+    for (auto& b : ctx.branches) {
       if (b.tx == clientTx && !b.done) {
         b.timerC = 0;
-        cancelBranch(*it->second, b);
+        cancelBranch(ctx, b);
       }
     }
   });
@@ -751,7 +752,7 @@ void Proxy::onServerTransactionGone(sip::TransactionId tx) {
     }
     byClient_.erase(b.tx);
   }
-  contexts_.erase(it);
+  contexts_.erase(tx);  // by key: the table may have changed since the lookup
 }
 
 // ---------------------------------------------------------------- responses
@@ -917,7 +918,8 @@ void Proxy::maybeFinish(Context& ctx) {
   if (!ctx.finalSent) sendBest(ctx);
   for (auto& b : ctx.branches)
     byClient_.erase(b.tx);
-  contexts_.erase(ctx.serverTx);  // destroys ctx
+  const sip::TransactionId serverTx = ctx.serverTx;  // not a reference into what erase destroys
+  contexts_.erase(serverTx);                         // destroys ctx
 }
 
 // ---------------------------------------------------------------- dialogs with browsers

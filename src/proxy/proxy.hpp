@@ -7,6 +7,7 @@
 // (407); requests for other domains go to a DomainRouter (federation), and
 // the federation peer allow-list and TLS peer identities are enforced here.
 
+#include "core/flat_map.hpp"
 #include "core/timer_service.hpp"
 #include "registrar/location.hpp"
 #include "sip/transaction/transaction_layer.hpp"
@@ -170,13 +171,13 @@ class Proxy final : public sip::TransactionUser, private sip::ClientTransactionU
   registrar::Authenticator& auth_;
   registrar::UserStore& users_;
   core::TimerService& timers_;
-  std::unordered_map<sip::TransactionId, std::unique_ptr<Context>> contexts_;  // by server tx
-  std::unordered_map<sip::TransactionId, Context*> byClient_;                  // by client tx
+  core::FlatMap<sip::TransactionId, std::unique_ptr<Context>> contexts_;  // by server tx
+  core::FlatMap<sip::TransactionId, Context*> byClient_;                  // by client tx
   ProxyStats stats_;
   std::string flowTokenKey_;  // HMAC key of flow tokens; per process, like connections
   // Each connection's token, made once (an HMAC per message showed in profiles);
   // dropped when the connection closes. Key: connection id * 2 + (WSS ? 1 : 0).
-  mutable std::unordered_map<std::uint64_t, std::string> flowTokens_;
+  mutable core::FlatMap<std::uint64_t, std::string> flowTokens_;
   // By Call-ID + caller tag + callee tag; and the keys by browser connection.
   std::unordered_map<std::string, std::unique_ptr<Dialog>> dialogs_;
   std::unordered_multimap<sip::ConnectionId, std::string> dialogsByConnection_;

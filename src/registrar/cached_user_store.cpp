@@ -23,13 +23,12 @@ std::shared_ptr<const UserRecord> CachedUserStore::findUserShared(std::string_vi
       entries_.clear();
     }
   }
-  const std::string key(name);
-  if (auto it = entries_.find(key); it != entries_.end() && now - it->second.fetched < ttl_) {
+  if (auto it = entries_.find(name); it != entries_.end() && now - it->second.fetched < ttl_) {
     return it->second.user;
   }
   if (entries_.size() >= kUserCacheMaxEntries) entries_.clear();
   auto user = backing_.findUserShared(name);
-  entries_[key] = Entry{user, now};
+  entries_.insert_or_assign(std::string(name), Entry{user, now});
   return user;
 }
 
@@ -39,7 +38,7 @@ bool CachedUserStore::putUser(const UserRecord& user) {
 }
 
 bool CachedUserStore::deleteUser(std::string_view name) {
-  entries_.erase(std::string(name));
+  entries_.erase(name);
   return backing_.deleteUser(name);
 }
 

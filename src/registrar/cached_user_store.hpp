@@ -7,6 +7,7 @@
 // most once per kUserVersionPoll) or their time-to-live ends. A change made by
 // the CLI thus takes effect within about a second.
 
+#include "core/flat_map.hpp"
 #include "core/timer_service.hpp"
 #include "registrar/location.hpp"
 
@@ -44,7 +45,7 @@ class CachedUserStore final : public UserStore {
   UserStore& backing_;
   core::Millis ttl_;
   Now now_;
-  std::unordered_map<std::string, Entry> entries_;
+  core::StringFlatMap<Entry> entries_;
   std::uint64_t version_ = 0;
   core::Clock::time_point versionChecked_{};
 };

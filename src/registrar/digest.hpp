@@ -12,6 +12,7 @@
 //
 // Thread-safety: none. One NonceManager per event loop (or a lock around it).
 
+#include "core/flat_map.hpp"
 #include "registrar/location.hpp"
 
 #include <chrono>
@@ -131,7 +132,7 @@ class NonceManager {
   // expiry. When the table is full the oldest entry is dropped and its
   // timestamp raises `forgottenUpTo_`: an untracked nonce issued at or before it
   // may have been used already, so it is reported as a replay.
-  std::unordered_map<std::uint64_t, Count> counts_;  // by timestamp and salt
+  core::FlatMap<std::uint64_t, Count> counts_;  // by timestamp and salt
   std::deque<std::uint64_t> order_;
   std::int64_t forgottenUpTo_ = std::numeric_limits<std::int64_t>::min();
 };

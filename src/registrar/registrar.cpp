@@ -344,7 +344,7 @@ std::unique_ptr<sip::Message> Registrar::process(const sip::Message& request, co
 
 std::vector<const Binding*> Registrar::lookup(std::string_view aor) {
   std::vector<const Binding*> out;
-  auto it = bindings_.find(std::string(aor));
+  auto it = bindings_.find(aor);
   if (it == bindings_.end()) return out;
   const auto now = now_();
   for (const auto& b : it->second) {
@@ -357,7 +357,7 @@ std::vector<const Binding*> Registrar::lookup(std::string_view aor) {
 }
 
 const Binding* Registrar::findByContact(std::string_view contact) const {
-  auto it = byContact_.find(std::string(contact));
+  auto it = byContact_.find(contact);
   if (it == byContact_.end()) return nullptr;
   auto list = bindings_.find(it->second);
   if (list == bindings_.end()) return nullptr;
@@ -402,7 +402,11 @@ void Registrar::purgeExpired() {
     for (std::size_t i = list.size(); i-- > 0;) {
       if (list[i].expires <= now) removeBinding(list, i);
     }
-    it = list.empty() ? bindings_.erase(it) : std::next(it);
+    if (list.empty()) {
+      bindings_.erase(it++);  // erasing moves no other element
+    } else {
+      ++it;
+    }
   }
 }
 

@@ -5,6 +5,7 @@
 // RFC 3327 Path are stored with the binding. Bindings live in memory (the
 // location service the proxy reads) and are written through to a BindingStore.
 
+#include "core/flat_map.hpp"
 #include "registrar/location.hpp"
 #include "sip/transaction/transaction_layer.hpp"
 
@@ -81,8 +82,10 @@ class Registrar {
   Authenticator& auth_;
   BindingStore& store_;
   std::function<std::int64_t()> now_;
-  std::unordered_map<std::string, std::vector<Binding>> bindings_;  // by AOR
-  std::unordered_map<std::string, std::string> byContact_;          // contact -> AOR
+  // Flat tables: a value may move when another is inserted, its vector's
+  // Bindings (what lookup() hands out) do not.
+  core::StringFlatMap<std::vector<Binding>> bindings_;  // by AOR
+  core::StringFlatMap<std::string> byContact_;          // contact -> AOR
   // AORs that registered over each open stream connection, so a closing
   // connection visits only its own bindings (thousands of WebSockets come
   // and go). May name AORs whose binding moved on: onConnectionClosed checks.

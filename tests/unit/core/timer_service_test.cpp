@@ -80,6 +80,33 @@ TEST(TimerQueue, KeepsDeadlineOrderAcrossLanesAndCancelsInTheMiddle) {
     EXPECT_NE(i % 3, 0);
 }
 
+// Cancelling finds an entry by its position in the lane, counted from the
+// front: after the front has fired or been trimmed the offsets must still
+// land on the right entry, and stale ids must touch nothing.
+TEST(TimerQueue, CancelsByPositionAfterTheFrontMovedOn) {
+  FakeTimerService timers;
+  std::vector<int> fired;
+  std::vector<TimerService::TimerId> ids;
+  for (int i = 0; i < 10; ++i) {
+    ids.push_back(timers.schedule(Millis(50), [&fired, i] { fired.push_back(i); }));
+    timers.advance(Millis(10));
+  }
+  // 0..5 are due at 50..100 ms: the clock is at 100 ms, so 0..5 have fired.
+  EXPECT_EQ(fired, (std::vector<int>{0, 1, 2, 3, 4, 5}));
+  timers.cancel(ids[2]);  // fired already: a no-op
+  timers.cancel(ids[7]);
+  timers.cancel(ids[7]);  // twice: still one cancellation
+  timers.cancel(ids[6]);  // the front: trimmed, so 8 and 9 are now offsets 0 and 1
+  timers.cancel(ids[9] + (std::uint64_t{5} << 8));  // same lane, beyond its back
+  timers.cancel(ids[9] ^ 0xFF);                     // a lane that does not exist
+  EXPECT_EQ(timers.pending(), 2u);
+  ids.push_back(timers.schedule(Millis(50), [&fired] { fired.push_back(10); }));
+  timers.cancel(ids[8]);
+  EXPECT_EQ(timers.pending(), 2u);
+  timers.advance(Millis(100));
+  EXPECT_EQ(fired, (std::vector<int>{0, 1, 2, 3, 4, 5, 9, 10}));
+}
+
 TEST(TimerQueue, MoreDistinctDurationsThanLanesStillFireInOrder) {
   FakeTimerService timers;
   std::vector<int> fired;
