@@ -471,7 +471,13 @@ struct Resolver::Impl : std::enable_shared_from_this<Resolver::Impl> {
     const auto now = std::chrono::steady_clock::now();
     if (cache.size() >= options.cacheEntries) {
       std::erase_if(cache, [now](const auto& e) { return now >= e.second.expires; });
-      if (cache.size() >= options.cacheEntries) cache.clear();  // crude, and rare
+      // Still full: the answer closest to expiring makes room (a scan of at
+      // most cacheEntries, only when the cache is full of live answers).
+      while (cache.size() >= options.cacheEntries) {
+        cache.erase(std::min_element(cache.begin(), cache.end(), [](const auto& a, const auto& b) {
+          return a.second.expires < b.second.expires;
+        }));
+      }
     }
     cache[cacheKey(name, type)] = {std::string(reinterpret_cast<const char*>(abuf), alen),
                                    now + std::chrono::seconds(ttl)};

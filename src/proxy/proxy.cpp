@@ -971,7 +971,7 @@ void Proxy::trackDialog(const Context& ctx, const Branch& branch, const sip::Mes
     caller.routes.emplace_back(rr[i]);
 
   for (const auto& side : d->side) {
-    if (isBrowserFlow(side.flow)) dialogsByConnection_.emplace(side.flow.connection, key);
+    if (isBrowserFlow(side.flow)) dialogsByConnection_[side.flow.connection].insert(key);
   }
   dialogs_.emplace(std::move(key), std::move(d));
 }
@@ -999,23 +999,19 @@ void Proxy::noteInDialogRequest(const sip::Message& request) {
 
 void Proxy::unindexDialog(const Dialog& d) {
   for (const auto& side : d.side) {
-    auto [begin, end] = dialogsByConnection_.equal_range(side.flow.connection);
-    for (auto i = begin; i != end; ++i) {
-      if (i->second == d.key) {
-        dialogsByConnection_.erase(i);
-        break;
-      }
-    }
+    const auto it = dialogsByConnection_.find(side.flow.connection);
+    if (it == dialogsByConnection_.end()) continue;
+    it->second.erase(d.key);
+    if (it->second.empty()) dialogsByConnection_.erase(it);
   }
 }
 
 void Proxy::onConnectionClosed(sip::ConnectionId id) {
   flowTokens_.erase(static_cast<std::uint64_t>(id) * 2);
   flowTokens_.erase(static_cast<std::uint64_t>(id) * 2 + 1);
-  auto [begin, end] = dialogsByConnection_.equal_range(id);
   std::vector<std::string> keys;
-  for (auto i = begin; i != end; ++i)
-    keys.push_back(i->second);
+  if (const auto it = dialogsByConnection_.find(id); it != dialogsByConnection_.end())
+    keys.assign(it->second.begin(), it->second.end());
   for (const auto& key : keys) {
     auto it = dialogs_.find(key);
     if (it == dialogs_.end()) continue;

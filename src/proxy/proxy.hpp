@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace tandem::registrar {
@@ -180,7 +181,7 @@ class Proxy final : public sip::TransactionUser, private sip::ClientTransactionU
   mutable core::FlatMap<std::uint64_t, std::string> flowTokens_;
   // By Call-ID + caller tag + callee tag; and the keys by browser connection.
   std::unordered_map<std::string, std::unique_ptr<Dialog>> dialogs_;
-  std::unordered_multimap<sip::ConnectionId, std::string> dialogsByConnection_;
+  std::unordered_map<sip::ConnectionId, std::unordered_set<std::string>> dialogsByConnection_;
   DomainRouter* router_ = nullptr;
   // Requests for other domains waiting for their route, by server transaction.
   struct PendingRoute {

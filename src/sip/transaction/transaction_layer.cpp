@@ -12,8 +12,11 @@
 
 #include <spdlog/logger.h>
 
+#include <algorithm>
 #include <array>
+#include <map>
 #include <random>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -199,7 +202,11 @@ struct TransactionLayer::Impl final : TransactionHost {
   // ---- Bookkeeping
   void addClient(std::unique_ptr<ClientTransaction> tx) {
     clients.insert(tx.get());
-    if (tx->flow().connection != 0) byConnection[tx->flow().connection].insert(tx->id());
+    if (tx->flow().connection != 0) {
+      byConnection[tx->flow().connection].insert(tx->id());
+    } else if (tx->reliable()) {
+      unbound[remoteKey(tx->flow())].insert(tx->id());
+    }
     ++stats.clientTransactions;
     const TransactionId id = tx->id();
     all.emplace(id, std::move(tx));
@@ -251,6 +258,7 @@ struct TransactionLayer::Impl final : TransactionHost {
       --stats.serverTransactions;
     }
     unbindConnection(tx->flow().connection, id);
+    if (tx->flow().connection == 0 && tx->reliable()) forgetUnbound(tx->flow(), id);
     // Destroyed only once no index points at it; its destructor stops its timers.
     const std::unique_ptr<Transaction> owned = std::move(it->second);
     all.erase(it);
@@ -262,6 +270,18 @@ struct TransactionLayer::Impl final : TransactionHost {
     if (it == byConnection.end()) return;
     it->second.erase(id);
     if (it->second.empty()) byConnection.erase(it);
+  }
+
+  using RemoteKey = std::tuple<Transport, boost::asio::ip::address, std::uint16_t>;
+  static RemoteKey remoteKey(const Flow& f) {
+    return {f.transport, f.remote.address, f.remote.port};
+  }
+
+  void forgetUnbound(const Flow& flow, TransactionId id) {
+    const auto it = unbound.find(remoteKey(flow));
+    if (it == unbound.end()) return;
+    it->second.erase(id);
+    if (it->second.empty()) unbound.erase(it);
   }
 
   // The transport failed for these transactions: client transactions report
@@ -387,6 +407,7 @@ struct TransactionLayer::Impl final : TransactionHost {
     // A request sent with "any connection" learns its connection from the
     // response, so that connection's closure fails the transaction.
     if (tx->reliable() && tx->flow().connection == 0 && from.connection != 0) {
+      forgetUnbound(tx->flow(), id);
       tx->setConnection(from.connection);
       byConnection[from.connection].insert(id);
     }
@@ -434,6 +455,10 @@ struct TransactionLayer::Impl final : TransactionHost {
   // The transactions of each connection (a federation peer's TCP connection
   // carries thousands): erasing one must not scan the others.
   std::unordered_map<ConnectionId, std::unordered_set<TransactionId>> byConnection;
+  // Client transactions on a stream transport sent on "any connection" that
+  // have not learnt theirs from a response yet, by destination: what a failed
+  // connect fails (onSendFailed), without a scan of every transaction.
+  std::map<RemoteKey, std::unordered_set<TransactionId>> unbound;
 };
 
 TransactionLayer::TransactionLayer(core::TimerService& timers, TransportSender& transport,
@@ -557,15 +582,27 @@ void TransactionLayer::onConnectionClosed(ConnectionId id) {
   impl_->failAll(ids);
 }
 
+// Only stream transports report failures after send() returned: a lost
+// datagram is left to retransmissions and timeouts. What fails is what was
+// waiting for that destination on no particular connection, and what was
+// bound to the connection named, if any. (This used to be a scan of every
+// transaction per failed message: with the hundreds of thousands a busy proxy
+// keeps, a peer refusing connections stalled the loop.)
 void TransactionLayer::onSendFailed(const Flow& to) {
+  if (!isReliable(to.transport)) return;
   std::vector<TransactionId> ids;
-  for (const auto& [id, tx] : impl_->all) {
-    const Flow& f = tx->flow();
-    if (f.transport == to.transport && f.remote == to.remote &&
-        (to.connection == 0 || f.connection == 0 || f.connection == to.connection)) {
-      ids.push_back(id);
+  if (const auto it = impl_->unbound.find(Impl::remoteKey(to)); it != impl_->unbound.end())
+    ids.assign(it->second.begin(), it->second.end());
+  if (to.connection != 0) {
+    if (const auto it = impl_->byConnection.find(to.connection); it != impl_->byConnection.end()) {
+      for (const TransactionId id : it->second) {
+        const Transaction* tx = impl_->find(id);
+        if (tx != nullptr && tx->flow().transport == to.transport && tx->flow().remote == to.remote)
+          ids.push_back(id);
+      }
     }
   }
+  std::sort(ids.begin(), ids.end());  // in creation order
   impl_->failAll(ids);
 }
 

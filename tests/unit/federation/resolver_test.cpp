@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 extern char** environ;
@@ -570,6 +571,44 @@ TEST_F(ResolverTest, AnswersAreCachedForTheirTtl) {
   const auto lost = resolve(uncached, "sip:bob@a.test");
   ASSERT_TRUE(lost);
   EXPECT_FALSE(lost->ok());
+}
+
+// A full cache makes room one answer at a time, the one closest to expiring
+// first: the domain just resolved stays whole (emptying the whole cache, as
+// it once did, lost its first answers while the later ones went in).
+TEST_F(ResolverTest, AFullCacheEvictsTheOldestAnswersOnly) {
+  stopDnsmasq();
+  extraArgs_ = {"--local-ttl=60"};
+  startDnsmasq();
+  ASSERT_TRUE(waitUntilAnswering());
+  // How many answers each domain takes (b.test has more services than a.test).
+  Resolver probe(io_, options(200ms, 1));
+  const auto onceA = resolve(probe, "sip:bob@a.test");
+  ASSERT_TRUE(onceA && onceA->ok());
+  const std::size_t forA = probe.cachedAnswers();
+  const auto onceB = resolve(probe, "sip:carol@b.test");
+  ASSERT_TRUE(onceB && onceB->ok());
+  const std::size_t forB = probe.cachedAnswers() - forA;
+  ASSERT_GE(forA, 2u);  // NAPTR, SRV, A at least
+  ASSERT_LE(forA, forB);
+
+  // Room for b.test and one more: resolving b.test after a.test fills the
+  // cache half-way through b.test's answers.
+  const std::size_t perDomain = forB;
+  auto o = options(200ms, 1);
+  o.cacheEntries = perDomain + 1;
+  Resolver resolver(io_, o);
+  const auto a = resolve(resolver, "sip:bob@a.test");
+  ASSERT_TRUE(a && a->ok());
+  std::this_thread::sleep_for(20ms);  // b.test's answers expire later than a.test's
+  const auto b = resolve(resolver, "sip:carol@b.test");
+  ASSERT_TRUE(b && b->ok()) << (b ? b->error : "no callback");
+  EXPECT_EQ(resolver.cachedAnswers(), perDomain + 1);
+  stopDnsmasq();
+  const auto again = resolve(resolver, "sip:carol@b.test");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->error, "");
+  EXPECT_EQ(again->targets, b->targets);
 }
 
 TEST_F(ResolverTest, ZeroTtlAnswersAreNotCached) {

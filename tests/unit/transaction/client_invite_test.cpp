@@ -206,11 +206,40 @@ TEST_F(ClientInvite, ConnectionLearntFromTheResponseCountsForClosure) {
 }
 
 TEST_F(ClientInvite, AsynchronousSendFailureIsATransportError) {
-  const TransactionId tx = layer.sendRequest(outgoing("INVITE"), udpFlow("192.0.2.20"), client);
-  const TransactionId other = layer.sendRequest(outgoing("INVITE"), udpFlow(), client);
-  layer.onSendFailed(udpFlow("192.0.2.20"));
+  const TransactionId tx = layer.sendRequest(outgoing("INVITE"), tcpFlow(0, "192.0.2.20"), client);
+  const TransactionId other = layer.sendRequest(outgoing("INVITE"), tcpFlow(0), client);
+  layer.onSendFailed(tcpFlow(0, "192.0.2.20"));
   EXPECT_EQ(client.transportErrors, std::vector<TransactionId>{tx});
   EXPECT_NE(layer.clientRequest(other), nullptr);
+}
+
+// A failed connect fails what waited for that destination on no particular
+// connection, and what was bound to the connection it names; not transactions
+// to other destinations, nor ones that learnt an open connection meanwhile.
+// Datagram transports report nothing asynchronously.
+TEST_F(ClientInvite, SendFailureFailsOnlyWhatWaitedForThatDestination) {
+  const TransactionId a1 = layer.sendRequest(outgoing("INVITE"), tcpFlow(0, "192.0.2.20"), client);
+  const TransactionId a2 = layer.sendRequest(outgoing("INVITE"), tcpFlow(0, "192.0.2.20"), client);
+  const TransactionId learnt =
+      layer.sendRequest(outgoing("INVITE"), tcpFlow(0, "192.0.2.20"), client);
+  layer.onMessage(responseTo(*layer.clientRequest(learnt), 100), tcpFlow(42, "192.0.2.20"));
+  const TransactionId bound =
+      layer.sendRequest(outgoing("INVITE"), tcpFlow(7, "192.0.2.20"), client);
+  const TransactionId elsewhere =
+      layer.sendRequest(outgoing("INVITE"), tcpFlow(0, "192.0.2.30"), client);
+  const TransactionId datagram =
+      layer.sendRequest(outgoing("INVITE"), udpFlow("192.0.2.20", 49152), client);
+
+  layer.onSendFailed(udpFlow("192.0.2.20", 49152));
+  EXPECT_TRUE(client.transportErrors.empty());
+  layer.onSendFailed(tcpFlow(0, "192.0.2.20"));
+  EXPECT_EQ(client.transportErrors, (std::vector<TransactionId>{a1, a2}));
+  layer.onSendFailed(tcpFlow(7, "192.0.2.20"));
+  EXPECT_EQ(client.transportErrors, (std::vector<TransactionId>{a1, a2, bound}));
+  layer.onSendFailed(tcpFlow(0, "192.0.2.20"));  // nothing left waiting
+  EXPECT_EQ(client.transportErrors.size(), 3u);
+  for (const TransactionId alive : {learnt, elsewhere, datagram})
+    EXPECT_NE(layer.clientRequest(alive), nullptr) << alive;
 }
 
 TEST_F(ClientInvite, UserMayStartTransactionsFromItsCallback) {
