@@ -170,6 +170,14 @@ class ResolverTest : public ::testing::Test {
     return false;
   }
 
+  // dnsmasq's own records have TTL 0 unless told otherwise.
+  bool restartDnsmasqWithTtl(int seconds) {
+    stopDnsmasq();
+    extraArgs_ = {"--local-ttl=" + std::to_string(seconds)};
+    startDnsmasq();
+    return waitUntilAnswering();
+  }
+
   void stopDnsmasq() {
     if (pid_ <= 0) return;
     ::kill(pid_, SIGTERM);
@@ -547,10 +555,7 @@ TEST_F(ResolverTest, ManyConcurrentResolutions) {
 // the same domain through the same resolver still succeeds. TTL 0 (dnsmasq's
 // default for its own records) is never kept.
 TEST_F(ResolverTest, AnswersAreCachedForTheirTtl) {
-  stopDnsmasq();
-  extraArgs_ = {"--local-ttl=60"};
-  startDnsmasq();
-  ASSERT_TRUE(waitUntilAnswering());
+  ASSERT_TRUE(restartDnsmasqWithTtl(60));
   Resolver resolver(io_, options(200ms, 1));
   const auto first = resolve(resolver, "sip:bob@a.test");
   ASSERT_TRUE(first && first->ok()) << (first ? first->error : "no callback");
@@ -577,10 +582,7 @@ TEST_F(ResolverTest, AnswersAreCachedForTheirTtl) {
 // first: the domain just resolved stays whole (emptying the whole cache, as
 // it once did, lost its first answers while the later ones went in).
 TEST_F(ResolverTest, AFullCacheEvictsTheOldestAnswersOnly) {
-  stopDnsmasq();
-  extraArgs_ = {"--local-ttl=60"};
-  startDnsmasq();
-  ASSERT_TRUE(waitUntilAnswering());
+  ASSERT_TRUE(restartDnsmasqWithTtl(60));
   // How many answers each domain takes (b.test has more services than a.test).
   Resolver probe(io_, options(200ms, 1));
   const auto onceA = resolve(probe, "sip:bob@a.test");
