@@ -145,6 +145,7 @@ class Session final : public sip::UaObserver, public std::enable_shared_from_thi
                   std::string_view sdp) override;
   void onAnswered(sip::CallRef call, std::string_view sdp) override;
   void onOffer(sip::CallRef call, std::uint64_t offer, std::string_view sdp) override;
+  void onRenegotiated(sip::CallRef call, std::string_view sdp) override;
   void onInfo(sip::CallRef call, std::string_view contentType, std::string_view body) override;
   void onEnded(sip::CallRef call, sip::EndCause cause, int status, std::string_view reason,
                bool byRemote) override;
@@ -603,6 +604,10 @@ void Session::onProgress(sip::CallRef ref, int status, std::string_view reason,
 
 void Session::onAnswered(sip::CallRef ref, std::string_view sdp) {
   notify("call.answered", {{"call", callName(ref)}, {"sdp", sdp}});
+}
+
+void Session::onRenegotiated(sip::CallRef ref, std::string_view sdp) {
+  notify("call.renegotiated", {{"call", callName(ref)}, {"sdp", sdp}});
 }
 
 void Session::onOffer(sip::CallRef ref, std::uint64_t offer, std::string_view sdp) {

@@ -37,7 +37,7 @@ const TEST_CONFIG = {
   json_gateway_limits: ['[gateway]', 'ring_timeout = 2', 'max_calls_per_connection = 1'],
 };
 // Tests of the site protocol (tandem.v1) with headless JSON clients: no browser.
-const NO_BROWSER_TESTS = new Set(['federation_json', 'json_call', 'json_calls_sipp', 'sipp_calls_json', 'json_errors',
+const NO_BROWSER_TESTS = new Set(['federation_json', 'json_call', 'json_calls_sipp', 'sipp_calls_json', 'sipp_reoffers_json', 'json_errors',
                                   'json_connection_lost', 'json_two_devices', 'json_gateway_limits']);
 
 // ------------------------------------------------------------------ helpers
@@ -1058,6 +1058,27 @@ const jsonTests = {
     const ended = await bob.next('call.ended', 15000);
     expect(ended.params.by === 'remote' && ended.params.reason === 'hangup', `ended ${JSON.stringify(ended.params)}`);
     await sippDone(uac, 'desk calling the JSON user');
+    bob.close();
+  },
+
+  // A re-INVITE without an offer (a PBX moving media, RFC 3261 §14.2): Tandem
+  // offers bob's current description in the 200 without asking him, and the
+  // ACK's answer, a new version of the session, reaches him as
+  // call.renegotiated.
+  async sipp_reoffers_json({ dir }) {
+    const bob = await jsonLogin('bob');
+    const uac = startSipp(dir, 'desk-uac', path.join(here, 'scenarios/uac_reoffer.xml'),
+                          { DOMAIN, CALLER: 'desk', CALLEE: 'bob', CALLEE_PORT: 7000, HOLD_MS: 500 },
+                          { port: 5071, user: 'desk', authUri: `bob@${DOMAIN}` });
+    const incoming = await bob.next('call.incoming', 15000);
+    await bob.call('answer', { call: incoming.params.call, sdp: fakeSdp(7000) });
+    const renegotiated = await bob.next('call.renegotiated', 15000);
+    expect(renegotiated.params.call === incoming.params.call &&
+           renegotiated.params.sdp.includes('o=desk 1 2') && renegotiated.params.sdp.includes('a=sendonly'),
+           `renegotiated ${JSON.stringify(renegotiated.params)}`);
+    const ended = await bob.next('call.ended', 15000);
+    expect(ended.params.by === 'remote', `ended ${JSON.stringify(ended.params)}`);
+    await sippDone(uac, 'desk re-offering to the JSON user');
     bob.close();
   },
 

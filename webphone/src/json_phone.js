@@ -384,6 +384,8 @@ export class JsonPhone extends BasePhone {
         return this._onProgress(params);
       case 'call.answered':
         return this._onAnswered(params);
+      case 'call.renegotiated':
+        return this._onRenegotiated(params);
       case 'call.ended':
         return this._onEnded(params);
       case 'call.dtmf':
@@ -461,6 +463,30 @@ export class JsonPhone extends BasePhone {
       return this._endCallLocally({ cause: JsSIP.C.causes.BAD_MEDIA_DESCRIPTION, originator: 'local' });
     }
     if (this.session === session) this._inCall();
+  }
+
+  // The far side moved the session with a re-INVITE without an offer: Tandem
+  // offered our current description and this is the answer to it. The
+  // connection is stable, so it takes a fresh offer of the same description
+  // to apply it; if it does not apply, the previous session stays.
+  async _onRenegotiated(params) {
+    const session = this.session;
+    const pc = this.peerConnection;
+    if (!session || session.id !== params.call || !pc || this.callState !== 'in-call') return;
+    if (session.renegotiating || pc.signalingState !== 'stable') return;
+    session.renegotiating = true;
+    try {
+      await pc.setLocalDescription(await pc.createOffer());
+      await pc.setRemoteDescription({ type: 'answer', sdp: params.sdp });
+      this._setHeld(this.held.local, sdpHolds(params.sdp));
+    } catch (error) {
+      console.warn('[json-phone] the renegotiated session does not apply', error);
+      if (pc.signalingState === 'have-local-offer') {
+        await pc.setLocalDescription({ type: 'rollback' }).catch(() => {});
+      }
+    } finally {
+      session.renegotiating = false;
+    }
   }
 
   _onEnded(params) {

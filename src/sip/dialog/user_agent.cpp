@@ -217,6 +217,9 @@ struct UserAgent::Call {
   bool retried422 = false;
   // Incoming INVITE without an offer: our 2xx offers, its ACK answers.
   bool lateOffer = false;
+  // The same for a re-INVITE without an offer: the CSeq of our 2xx whose ACK
+  // carries the answer (0: none pending).
+  std::uint32_t reofferCseq = 0;
 
   // Incoming INVITE (or re-INVITE) we answered: the 2xx retransmitted until ACK.
   std::unique_ptr<Message> invite;  // the initial INVITE (to build responses)
@@ -746,6 +749,19 @@ void UserAgent::onInDialogRequest(Call& call, std::unique_ptr<Message> request) 
     if (cseq && cseq->number == call.okCseq && !call.okText.empty()) {
       stopOkRetransmission(call);
       call.okText.clear();
+      if (call.reofferCseq == cseq->number) {
+        call.reofferCseq = 0;
+        if (!isSdp(*request)) {
+          // §13.3.1.4 wants the answer here; the session stays as it was.
+          core::logger("gateway")->info(
+              "call {}: the ACK to our re-offer carries no SDP answer; keeping the session",
+              call.callId);
+        } else if (sdpOrigin(request->body()) != sdpOrigin(call.remoteSdp)) {
+          call.remoteSdp = std::string(request->body());
+          observer_.onRenegotiated(call.ref, call.remoteSdp);
+        }
+        return;
+      }
       if (call.state == Call::State::Answered) {
         call.state = Call::State::Confirmed;
         if (call.lateOffer) {
@@ -807,6 +823,7 @@ void UserAgent::onInDialogRequest(Call& call, std::unique_ptr<Message> request) 
         // A session refresh: answer with what we have (an offer-less
         // re-INVITE gets our description as the offer, §14.2).
         if (method == Method::Invite) {
+          if (!hasOffer && cseq) call.reofferCseq = cseq->number;  // the ACK answers
           sendOkWithRetransmission(call, *request, timerHeaders, call.localSdp);
         } else {
           sendResponse(*request, 200, {}, {},

@@ -86,6 +86,11 @@ class UaObserver {
   // (re-INVITE or UPDATE): reply with answerOffer(). Session refreshes that
   // repeat the previous offer are answered by the UA itself and never get here.
   virtual void onOffer(CallRef call, std::uint64_t offer, std::string_view sdp) = 0;
+  // The far side sent a re-INVITE without an offer in a confirmed call: the
+  // UA offered the current local description in its 2xx, and the ACK brought
+  // an answer that changes the session (a new SDP version). Answers that
+  // repeat the previous one (a session refresh) never get here.
+  virtual void onRenegotiated(CallRef call, std::string_view sdp) = 0;
   virtual void onInfo(CallRef call, std::string_view contentType, std::string_view body) = 0;
   // The call is over (or failed to start): `status` is the SIP status behind
   // it (0 when none, e.g. a BYE). The call is gone afterwards.

@@ -49,6 +49,9 @@ class Recorder final : public UaObserver {
   void onOffer(CallRef call, std::uint64_t offer, std::string_view sdp) override {
     events.push_back({"offer", call, 0, std::string(sdp), false, offer});
   }
+  void onRenegotiated(CallRef call, std::string_view sdp) override {
+    events.push_back({"renegotiated", call, 0, std::string(sdp), false, 0});
+  }
   void onInfo(CallRef call, std::string_view, std::string_view body) override {
     events.push_back({"info", call, 0, std::string(body), false, 0});
   }
@@ -513,6 +516,37 @@ TEST_F(UserAgentTest, AReinviteRepeatingTheOfferIsAnsweredWithoutTheObserver) {
   EXPECT_EQ(ok->status(), 200);
   EXPECT_EQ(ok->cseq()->number, 12u);
   EXPECT_EQ(ok->body(), "v=0\r\no=- 2 3 IN IP4 x\r\n");
+}
+
+// A re-INVITE without an offer (§14.2): the 2xx offers the current local
+// description, and the ACK's answer reaches the observer when it changes the
+// session; one that repeats the previous answer, or no answer at all, leaves
+// the session as it was.
+TEST_F(UserAgentTest, AnOfferlessReinviteIsOfferedOurDescriptionAndItsAckAnswers) {
+  const CallRef call = answeredIncoming();
+  ua->receive(fromBob("ACK", 10));
+
+  ua->receive(fromBob("INVITE", 11));
+  auto ok = lastSent();
+  EXPECT_EQ(ok->status(), 200);
+  EXPECT_EQ(ok->body(), kAnswer);               // what we answered last is now the offer
+  ua->receive(fromBob("ACK", 11, {}, kOffer));  // the same version: a refresh
+  EXPECT_EQ(observer.count("renegotiated"), 0);
+
+  ua->receive(fromBob("INVITE", 12));
+  ua->receive(fromBob("ACK", 12, {}, kNewOffer));
+  ASSERT_NE(observer.last("renegotiated"), nullptr);
+  EXPECT_EQ(observer.last("renegotiated")->call, call);
+  EXPECT_EQ(observer.last("renegotiated")->text, kNewOffer);
+  ua->receive(fromBob("ACK", 12, {}, kNewOffer));  // retransmitted: nothing new
+  EXPECT_EQ(observer.count("renegotiated"), 1);
+
+  ua->receive(fromBob("INVITE", 13));
+  ua->receive(fromBob("ACK", 13));  // no answer at all: the session stays
+  EXPECT_EQ(observer.count("renegotiated"), 1);
+  EXPECT_TRUE(ua->hasCall(call));
+  EXPECT_EQ(observer.count("ended"), 0);
+  EXPECT_EQ(observer.count("offer"), 0);
 }
 
 TEST_F(UserAgentTest, OurReinviteReportsTheAnswer) {
