@@ -255,11 +255,12 @@ void loadConfigFile(const std::string& path, Config& config) {
   }
   if (const auto* t = section(root, "federation")) {
     rejectUnknownKeys(*t, "federation",
-                      {"enabled", "dns_servers", "dns_timeout_ms", "routes", "tls_verify",
-                       "tls_client_auth", "peers"});
+                      {"enabled", "dns_servers", "dns_timeout_ms", "failover_timeout_ms", "routes",
+                       "tls_verify", "tls_client_auth", "peers"});
     readBool(*t, "federation", "enabled", config.federation);
     readStrings(*t, "federation", "dns_servers", config.dnsServers);
     readDuration(*t, "federation", "dns_timeout_ms", config.dnsTimeout);
+    readDuration(*t, "federation", "failover_timeout_ms", config.failoverTimeout);
     readBool(*t, "federation", "tls_verify", config.federationTlsVerify);
     read(*t, "federation", "tls_client_auth", config.tlsClientAuthText);
     readStrings(*t, "federation", "peers", config.peers);
@@ -317,6 +318,10 @@ void validateFederation(Config& config) {
   if (config.dnsTimeout.count() < 100 || config.dnsTimeout.count() > 30000) {
     fail("federation.dns_timeout_ms", std::to_string(config.dnsTimeout.count()),
          "must be between 100 and 30000");
+  }
+  if (const auto ms = config.failoverTimeout.count(); ms != 0 && (ms < 500 || ms > 30000)) {
+    fail("federation.failover_timeout_ms", std::to_string(ms),
+         "must be 0 (wait for Timer B) or between 500 and 30000");
   }
 
   if (config.tlsClientAuthText == "none") {

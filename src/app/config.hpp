@@ -63,6 +63,8 @@ struct Config {
   std::vector<std::string> dnsServers;       // "IP:PORT" (or "IP"); empty: /etc/resolv.conf
   std::vector<core::Endpoint> dnsEndpoints;  // parsed from dnsServers by validate()
   std::chrono::milliseconds dnsTimeout{2000};
+  // See proxy::ProxyConfig::failoverTimeout.
+  std::chrono::milliseconds failoverTimeout{5000};
   // [federation.routes]: "b.example" = "tls:192.0.2.7:5061" (skips DNS for that domain)
   std::vector<std::pair<std::string, ListenSpec>> staticRoutes;
   // TLS to other domains: their certificate must chain to a trusted CA and

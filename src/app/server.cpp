@@ -166,6 +166,7 @@ int serve(const Config& config) {
   proxy::ProxyConfig proxyConfig;
   proxyConfig.domain = config.domain;
   proxyConfig.peers = config.peers;
+  proxyConfig.failoverTimeout = config.failoverTimeout;
   proxy::Proxy proxy(proxyConfig, transactions, transport, registrar, auth, users, timers);
   transactions.setUser(&proxy);
   dispatch.transactions = &transactions;

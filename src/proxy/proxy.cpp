@@ -76,6 +76,7 @@ struct Proxy::Branch {
   bool cancelWanted = false;  // CANCEL once a provisional response arrives
   bool cancelSent = false;
   core::TimerService::TimerId timerC = 0;
+  core::TimerService::TimerId silence = 0;  // failover: no response yet (config failoverTimeout)
 };
 
 struct Proxy::Context {
@@ -136,6 +137,7 @@ Proxy::~Proxy() {
   for (auto& [tx, ctx] : contexts_) {
     for (auto& b : ctx->branches) {
       if (b.timerC) timers_.cancel(b.timerC);
+      if (b.silence) timers_.cancel(b.silence);
       if (!b.done) transactions_.detach(b.tx);
     }
   }
@@ -503,9 +505,39 @@ bool Proxy::tryNextTarget(Context& ctx) {
                                   ctx.request->callId());
     }
     addBranch(ctx, ctx.federationTarget, hop, {});
-    if (!ctx.branches.back().done) return true;  // else it failed at once: the next
+    if (ctx.branches.back().done) continue;  // it failed at once: the next
+    if (!ctx.nextTargets.empty() && ctx.request->method() == sip::Method::Invite &&
+        config_.failoverTimeout.count() > 0) {
+      armSilence(ctx, ctx.branches.back());
+    }
+    return true;
   }
   return false;
+}
+
+// A target that has not answered at all after failoverTimeout is taken for
+// dead: its transaction ends without a CANCEL (there is nothing to cancel
+// before a provisional response, §9.1) and the next target gets the request.
+void Proxy::armSilence(Context& ctx, Branch& branch) {
+  const auto serverTx = ctx.serverTx;
+  const auto clientTx = branch.tx;
+  branch.silence = timers_.schedule(config_.failoverTimeout, [this, serverTx, clientTx] {
+    const auto it = contexts_.find(serverTx);
+    if (it == contexts_.end()) return;
+    Context& c = *it->second;
+    for (auto& b : c.branches) {
+      if (b.tx != clientTx) continue;
+      b.silence = 0;
+      if (b.done || b.status != 0) return;
+      core::logger("proxy")->info("{} for {}: no response from {} {} in {} ms (Call-ID {})",
+                                  c.request->methodText(), c.federationTarget,
+                                  sip::transportName(b.flow.transport), b.flow.remote.toString(),
+                                  config_.failoverTimeout.count(), c.request->callId());
+      transactions_.abandon(clientTx);
+      failBranch(clientTx, 408, "Request Timeout (no response)");
+      return;
+    }
+  });
 }
 
 void Proxy::routeToLocalUser(sip::TransactionId tx, std::unique_ptr<sip::Message> request,
@@ -746,6 +778,7 @@ void Proxy::onServerTransactionGone(sip::TransactionId tx) {
   auto& ctx = *it->second;
   for (auto& b : ctx.branches) {
     if (b.timerC) timers_.cancel(b.timerC);
+    if (b.silence) timers_.cancel(b.silence);
     if (!b.done) {
       cancelBranch(ctx, b);
       transactions_.detach(b.tx);
@@ -775,6 +808,7 @@ void Proxy::onResponse(sip::TransactionId tx, const sip::Message& response) {
   if (branchIt == ctx.branches.end()) return;
   auto& branch = *branchIt;
   const int status = response.status();
+  if (branch.silence) timers_.cancel(branch.silence), branch.silence = 0;  // it is alive
 
   if (status < 200) {
     if (branch.done) return;
@@ -856,6 +890,7 @@ void Proxy::branchDone(Context& ctx, Branch& branch, std::unique_ptr<sip::Messag
   branch.done = true;
   branch.status = response->status();
   if (branch.timerC) timers_.cancel(branch.timerC), branch.timerC = 0;
+  if (branch.silence) timers_.cancel(branch.silence), branch.silence = 0;
   const int status = response->status();
   if (status == 401 || status == 407) {
     for (auto v : response->values(status == 401 ? sip::HeaderId::WwwAuthenticate

@@ -52,6 +52,11 @@ struct ProxyConfig {
   // Timer C (§16.8): an INVITE branch with no final response after this long is
   // cancelled. More than 3 minutes per the RFC.
   std::chrono::milliseconds timerC{181000};
+  // RFC 3263 failover: an INVITE to one of a domain's targets that has had no
+  // response at all (not even 100 Trying, which a server sends within 200 ms)
+  // after this long is given up for the next target, rather than after
+  // Timer B (32 s). 0: wait for Timer B.
+  std::chrono::milliseconds failoverTimeout{5000};
 };
 
 struct ProxyStats {
@@ -154,6 +159,7 @@ class Proxy final : public sip::TransactionUser, private sip::ClientTransactionU
   // false when none is left or none could be sent.
   bool tryNextTarget(Context& ctx);
   void armTimerC(Context& ctx, Branch& branch);
+  void armSilence(Context& ctx, Branch& branch);  // see ProxyConfig::failoverTimeout
   void cancelBranch(Context& ctx, Branch& branch);
   void cancelPending(Context& ctx, std::size_t except);
   void sendBest(Context& ctx);

@@ -144,6 +144,7 @@ TEST(FederationConfig, DefaultsVerifyAndAllowAnyPeer) {
   EXPECT_TRUE(c.federationTlsVerify);
   EXPECT_EQ(c.tlsClientAuth, sip::TlsClientAuth::None);
   EXPECT_TRUE(c.peers.empty());
+  EXPECT_EQ(c.failoverTimeout, std::chrono::milliseconds(5000));
 }
 
 TEST(FederationConfig, ReadsEveryKey) {
@@ -152,12 +153,14 @@ TEST(FederationConfig, ReadsEveryKey) {
 listen = ["udp:127.0.0.1:5060", "tls:127.0.0.1:5061"]
 [federation]
 tls_verify = false
+failover_timeout_ms = 2500
 tls_client_auth = "require"
 peers = ["B.Example.", "c.example"]
 [federation.routes]
 "b.example" = "tls:192.0.2.7:5061"
 )");
   EXPECT_FALSE(c.federationTlsVerify);
+  EXPECT_EQ(c.failoverTimeout, std::chrono::milliseconds(2500));
   EXPECT_EQ(c.tlsClientAuth, sip::TlsClientAuth::Require);
   EXPECT_EQ(c.peers, (std::vector<std::string>{"b.example", "c.example"}));
   ASSERT_EQ(c.staticRoutes.size(), 1u);
@@ -176,6 +179,11 @@ TEST(FederationConfig, BadValuesNameKeyValueAndReason) {
   auto e = errorFor("[federation]\ntls_verify = \"yes\"\n");
   EXPECT_NE(e.find("federation.tls_verify"), std::string::npos) << e;
   EXPECT_NE(e.find("true or false"), std::string::npos) << e;
+
+  e = errorFor("[federation]\nfailover_timeout_ms = 100\n");
+  EXPECT_NE(e.find("'federation.failover_timeout_ms' = '100'"), std::string::npos) << e;
+  EXPECT_NE(e.find("between 500 and 30000"), std::string::npos) << e;
+  EXPECT_EQ(loadAndValidate("[federation]\nfailover_timeout_ms = 0\n").failoverTimeout.count(), 0);
 
   e = errorFor("[federation]\ntls_client_auth = \"sometimes\"\n");
   EXPECT_NE(e.find("'federation.tls_client_auth' = 'sometimes'"), std::string::npos) << e;

@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <map>
 
 namespace tandem::proxy {
@@ -270,12 +272,40 @@ TEST_F(FailoverTest, AFinalFailureOtherThan503DoesNotMoveOn) {
   EXPECT_EQ(lastFinal(), (std::pair<int, std::string>{404, "Not Found"}));
 }
 
-TEST_F(FailoverTest, ATimeoutWithoutAnyResponseMovesOn) {
+// A target that answers nothing, not even 100 Trying, is given up after the
+// failover timeout (5 s), without waiting for Timer B: its retransmissions
+// stop and the next target gets the INVITE. The last target has no such
+// limit: it gets Timer B.
+TEST_F(FailoverTest, ATargetSilentForTheFailoverTimeoutIsGivenUp) {
   const auto first = target("127.0.0.5", sip::Transport::Udp);
   const auto second = target("127.0.0.3", sip::Transport::Udp);
   callWithTargets({first, second});
-  timers_.advance(std::chrono::seconds(33));  // Timer B: 64·T1
+  timers_.advance(std::chrono::milliseconds(4900));
+  EXPECT_EQ(invitesSentTo().back(), first);  // retransmissions, still to the first
+  timers_.advance(std::chrono::milliseconds(200));
   EXPECT_EQ(invitesSentTo().back(), second);
+  const auto toFirst = [&] {
+    const auto sent = invitesSentTo();
+    return std::count(sent.begin(), sent.end(), first);
+  };
+  const auto before = toFirst();
+  timers_.advance(std::chrono::seconds(20));
+  EXPECT_EQ(toFirst(), before);  // the first one's transaction is over
+  EXPECT_EQ(lastFinal().first, 0);
+  timers_.advance(std::chrono::seconds(13));  // the second's Timer B
+  EXPECT_EQ(lastFinal().first, 408);
+}
+
+// Any response, even 100 Trying, proves the target alive: it keeps the call.
+TEST_F(FailoverTest, ATargetThatAnswersIsNotGivenUp) {
+  const auto first = target("127.0.0.5", sip::Transport::Udp);
+  callWithTargets({first, target("127.0.0.3", sip::Transport::Udp)});
+  const auto sent = sender_.recorded.sent.back().parse();
+  timers_.advance(std::chrono::milliseconds(300));
+  transactions_.onMessage(sip::makeResponse(*sent, 100, "Trying", "")->serialize(), first);
+  timers_.advance(std::chrono::seconds(10));
+  for (const auto& to : invitesSentTo())
+    EXPECT_EQ(to, first);
   EXPECT_EQ(lastFinal().first, 0);
 }
 
