@@ -37,7 +37,7 @@ const TEST_CONFIG = {
   json_gateway_limits: ['[gateway]', 'ring_timeout = 2', 'max_calls_per_connection = 1'],
 };
 // Tests of the site protocol (tandem.v1) with headless JSON clients: no browser.
-const NO_BROWSER_TESTS = new Set(['federation_json', 'json_call', 'json_calls_sipp', 'sipp_calls_json', 'sipp_reoffers_json', 'json_errors',
+const NO_BROWSER_TESTS = new Set(['federation_json', 'json_call', 'json_calls_sipp', 'sipp_calls_json', 'sipp_reoffers_json', 'federation_silent_target', 'json_errors',
                                   'json_connection_lost', 'json_two_devices', 'json_gateway_limits']);
 
 // ------------------------------------------------------------------ helpers
@@ -1079,6 +1079,44 @@ const jsonTests = {
     const ended = await bob.next('call.ended', 15000);
     expect(ended.params.by === 'remote', `ended ${JSON.stringify(ended.params)}`);
     await sippDone(uac, 'desk re-offering to the JSON user');
+    bob.close();
+  },
+
+  // RFC 3263 failover on silence: b.test's first UDP target (127.0.0.6) has
+  // nothing listening, and a UDP socket hears nothing of it. a.test gives it
+  // up after federation.failover_timeout_ms (5 s) and calls the next target,
+  // long before Timer B (32 s) would have.
+  async federation_silent_target({ args, dir }) {
+    const dnsPort = 5354;
+    startDns53(dir, startProcess, {
+      port: dnsPort,
+      records: [
+        ...A_B_TEST_DNS.filter((r) => !r.includes('b.test')),
+        '--naptr-record=b.test,10,10,S,SIP+D2U,,_sip._udp.b.test',
+        '--srv-host=_sip._udp.b.test,silent.b.test,5060,0,10',
+        '--srv-host=_sip._udp.b.test,sip.b.test,5060,1,10',
+        '--host-record=silent.b.test,127.0.0.6',
+        '--host-record=sip.b.test,127.0.0.3',
+      ],
+    });
+    const { a, b } = await startDomains(args, dir, { dnsPort });
+    const alice = await jsonLogin('alice', { node: a });
+    const bob = await jsonLogin('bob', { node: b });
+    const started = Date.now();
+    const { call } = await alice.call('call', { to: 'bob@b.test', sdp: fakeSdp(6000) });
+    const incoming = await bob.next('call.incoming', 25000);  // Timer B would be 32 s
+    const waited = Date.now() - started;
+    expect(waited >= 4900, `bob rang after ${waited} ms, before the failover timeout`);
+    expect(/INVITE for sip:bob@b\.test: no response from UDP 127\.0\.0\.6:5060 in 5000 ms/.test(a.logText()),
+           'a.test did not give up the silent target');
+    expect(/INVITE for sip:bob@b\.test: trying the next target, UDP 127\.0\.0\.3:5060/.test(a.logText()),
+           'a.test did not move on to sip.b.test');
+    await bob.call('answer', { call: incoming.params.call, sdp: fakeSdp(7000) });
+    await alice.next('call.answered');
+    await alice.call('hangup', { call });
+    const ended = await bob.next('call.ended');
+    expect(ended.params.by === 'remote', `bob: ${JSON.stringify(ended.params)}`);
+    alice.close();
     bob.close();
   },
 
