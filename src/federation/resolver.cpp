@@ -431,9 +431,9 @@ struct Resolver::Impl : std::enable_shared_from_this<Resolver::Impl> {
           auto self = weak.lock();
           if (!self || self->closed) return;
           auto owned = std::make_unique<Query>(std::move(*q));
-          self->handleAnswer(std::move(owned), ARES_SUCCESS,
-                             reinterpret_cast<const unsigned char*>(answer.data()),
-                             static_cast<int>(answer.size()));
+          self->handleAnswer(std::move(owned), answer.status,
+                             reinterpret_cast<const unsigned char*>(answer.bytes.data()),
+                             static_cast<int>(answer.bytes.size()));
         });
         return;
       }
@@ -446,6 +446,7 @@ struct Resolver::Impl : std::enable_shared_from_this<Resolver::Impl> {
   struct CachedAnswer {
     std::string bytes;  // the DNS message as received
     std::chrono::steady_clock::time_point expires;
+    int status = ARES_SUCCESS;  // or a negative answer: ARES_ENOTFOUND, ARES_ENODATA
   };
   static std::string cacheKey(const std::string& name, int type) {
     std::string key = std::to_string(type) + ':';
@@ -453,7 +454,7 @@ struct Resolver::Impl : std::enable_shared_from_this<Resolver::Impl> {
       key += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return key;
   }
-  const std::string* cachedAnswer(const std::string& name, int type) {
+  const CachedAnswer* cachedAnswer(const std::string& name, int type) {
     if (options.cacheEntries == 0) return nullptr;
     const auto it = cache.find(cacheKey(name, type));
     if (it == cache.end()) return nullptr;
@@ -461,12 +462,18 @@ struct Resolver::Impl : std::enable_shared_from_this<Resolver::Impl> {
       cache.erase(it);
       return nullptr;
     }
-    return &it->second.bytes;
+    return &it->second;
   }
-  void remember(const std::string& name, int type, const unsigned char* abuf, int alen) {
-    if (options.cacheEntries == 0) return;
-    const auto ttl = std::min<std::int64_t>(dnsAnswerTtl(abuf, static_cast<std::size_t>(alen)),
-                                            options.cacheMaxTtl.count());
+  // Answers are kept for their smallest TTL; negative ones (the name does not
+  // exist, or has no records of the type) for as long as the zone's SOA says
+  // (RFC 2308 §5), and not at all without an SOA.
+  void remember(const std::string& name, int type, int status, const unsigned char* abuf,
+                int alen) {
+    if (options.cacheEntries == 0 || abuf == nullptr) return;
+    const auto size = static_cast<std::size_t>(alen);
+    const auto ttl = std::min<std::int64_t>(
+        status == ARES_SUCCESS ? dnsAnswerTtl(abuf, size) : dnsNegativeTtl(abuf, size),
+        options.cacheMaxTtl.count());
     if (ttl <= 0) return;
     const auto now = std::chrono::steady_clock::now();
     if (cache.size() >= options.cacheEntries) {
@@ -480,7 +487,7 @@ struct Resolver::Impl : std::enable_shared_from_this<Resolver::Impl> {
       }
     }
     cache[cacheKey(name, type)] = {std::string(reinterpret_cast<const char*>(abuf), alen),
-                                   now + std::chrono::seconds(ttl)};
+                                   now + std::chrono::seconds(ttl), status};
   }
 
   void answered(const std::shared_ptr<Job>& job) {
@@ -491,7 +498,8 @@ struct Resolver::Impl : std::enable_shared_from_this<Resolver::Impl> {
     std::unique_ptr<Query> q(static_cast<Query*>(arg));
     Impl& self = *q->impl;
     if (status == ARES_EDESTRUCTION || status == ARES_ECANCELLED || self.closed) return;
-    if (status == ARES_SUCCESS) self.remember(q->name, q->type, abuf, alen);
+    if (status == ARES_SUCCESS || status == ARES_ENOTFOUND || status == ARES_ENODATA)
+      self.remember(q->name, q->type, status, abuf, alen);
     self.handleAnswer(std::move(q), status, abuf, alen);
   }
 

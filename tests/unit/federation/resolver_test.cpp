@@ -170,10 +170,17 @@ class ResolverTest : public ::testing::Test {
     return false;
   }
 
-  // dnsmasq's own records have TTL 0 unless told otherwise.
-  bool restartDnsmasqWithTtl(int seconds) {
+  // dnsmasq's own records have TTL 0 unless told otherwise. With `soa`, it
+  // serves .test authoritatively: negative answers then carry the zone's SOA,
+  // as real zones' do.
+  bool restartDnsmasqWithTtl(int seconds, bool soa = false) {
     stopDnsmasq();
     extraArgs_ = {"--local-ttl=" + std::to_string(seconds)};
+    if (soa) {
+      extraArgs_.insert(extraArgs_.end(), {"--auth-server=ns.test,127.0.0.1", "--auth-zone=test",
+                                           "--auth-soa=1,hostmaster.test,1200,120,1209600",
+                                           "--auth-ttl=" + std::to_string(seconds)});
+    }
     startDnsmasq();
     return waitUntilAnswering();
   }
@@ -611,6 +618,30 @@ TEST_F(ResolverTest, AFullCacheEvictsTheOldestAnswersOnly) {
   ASSERT_TRUE(again);
   EXPECT_EQ(again->error, "");
   EXPECT_EQ(again->targets, b->targets);
+}
+
+// A domain that does not exist is remembered as such for the SOA's time
+// (RFC 2308): asked again with the DNS server gone, it is still "no records"
+// rather than a DNS failure. Without an SOA (dnsmasq's plain --local answers)
+// nothing negative is kept.
+TEST_F(ResolverTest, NegativeAnswersAreCachedForTheSoaTime) {
+  {
+    Resolver plain(io_, options(200ms, 1));
+    const auto lost = resolve(plain, "sip:someone@nowhere.test");
+    ASSERT_TRUE(lost);
+    EXPECT_EQ(lost->error, "no DNS records for nowhere.test");
+    EXPECT_EQ(plain.cachedAnswers(), 0u);
+  }
+  ASSERT_TRUE(restartDnsmasqWithTtl(60, true));
+  Resolver resolver(io_, options(200ms, 1));
+  const auto first = resolve(resolver, "sip:someone@nowhere.test");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->error, "no DNS records for nowhere.test");
+  EXPECT_GT(resolver.cachedAnswers(), 0u);
+  stopDnsmasq();
+  const auto second = resolve(resolver, "sip:someone@NOWHERE.test");
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->error, "no DNS records for NOWHERE.test");  // not "unreachable"
 }
 
 TEST_F(ResolverTest, ZeroTtlAnswersAreNotCached) {
