@@ -141,6 +141,8 @@ Proxy::~Proxy() {
       if (!b.done) transactions_.detach(b.tx);
     }
   }
+  for (const auto& [tx, abandoned] : abandoned_)
+    transactions_.detach(tx);
 }
 
 ProxyStats Proxy::stats() const {
@@ -516,8 +518,9 @@ bool Proxy::tryNextTarget(Context& ctx) {
 }
 
 // A target that has not answered at all after failoverTimeout is taken for
-// dead: its transaction ends without a CANCEL (there is nothing to cancel
-// before a provisional response, §9.1) and the next target gets the request.
+// dead and the next target gets the request. Its transaction runs on (a
+// CANCEL must wait for a provisional response, §9.1): if the target was only
+// slow, its first provisional response gets the CANCEL (see abandoned_).
 void Proxy::armSilence(Context& ctx, Branch& branch) {
   const auto serverTx = ctx.serverTx;
   const auto clientTx = branch.tx;
@@ -533,8 +536,8 @@ void Proxy::armSilence(Context& ctx, Branch& branch) {
                                   c.request->methodText(), c.federationTarget,
                                   sip::transportName(b.flow.transport), b.flow.remote.toString(),
                                   config_.failoverTimeout.count(), c.request->callId());
-      transactions_.abandon(clientTx);
-      failBranch(clientTx, 408, "Request Timeout (no response)");
+      abandoned_.emplace(clientTx, Abandoned{b.flow, false});
+      failBranch(clientTx, 408, "Request Timeout (no response)", true);
       return;
     }
   });
@@ -714,9 +717,21 @@ void Proxy::cancelBranch(Context& ctx, Branch& branch) {
     branch.cancelWanted = true;  // §9.1: wait for a provisional response
     return;
   }
-  const auto* sent = transactions_.clientRequest(branch.tx);
-  if (!sent) return;
   branch.cancelSent = true;
+  // RFC 3326: why. The other devices of a user stop ringing with "answered
+  // elsewhere" rather than "missed call".
+  std::string reason;
+  if (ctx.answered) {
+    reason = "SIP;cause=200;text=\"Call completed elsewhere\"";
+  } else if (!ctx.cancelReason.empty()) {
+    reason = ctx.cancelReason;
+  }
+  sendCancel(branch.tx, branch.flow, reason);
+}
+
+void Proxy::sendCancel(sip::TransactionId tx, const sip::Flow& flow, std::string_view reason) {
+  const auto* sent = transactions_.clientRequest(tx);
+  if (!sent) return;
   // §9.1: same Request-URI, Call-ID, To, From, CSeq number and Route as the
   // request, and its top Via (so it matches the same branch downstream).
   std::string text = fmt::format("CANCEL {} SIP/2.0\r\n", sent->requestUriText());
@@ -728,13 +743,7 @@ void Proxy::cancelBranch(Context& ctx, Branch& branch) {
                       sent->callId(), sent->cseq() ? sent->cseq()->number : 0);
   for (auto r : sent->values(sip::HeaderId::Route))
     text += fmt::format("Route: {}\r\n", r);
-  // RFC 3326: why. The other devices of a user stop ringing with "answered
-  // elsewhere" rather than "missed call".
-  if (ctx.answered) {
-    text += "Reason: SIP;cause=200;text=\"Call completed elsewhere\"\r\n";
-  } else if (!ctx.cancelReason.empty()) {
-    text += fmt::format("Reason: {}\r\n", ctx.cancelReason);
-  }
+  if (!reason.empty()) text += fmt::format("Reason: {}\r\n", reason);
   text += "Content-Length: 0\r\n\r\n";
   auto parsed = sip::Message::parse(std::move(text));
   if (!parsed.ok()) {
@@ -743,7 +752,7 @@ void Proxy::cancelBranch(Context& ctx, Branch& branch) {
     return;
   }
   // The CANCEL's own responses are of no interest: a detached transaction.
-  const auto cancelTx = transactions_.sendRequest(std::move(parsed.message), branch.flow, *this);
+  const auto cancelTx = transactions_.sendRequest(std::move(parsed.message), flow, *this);
   if (cancelTx) transactions_.detach(cancelTx);
 }
 
@@ -800,6 +809,21 @@ void Proxy::forwardResponse(Context& ctx, const sip::Message& response) {
 }
 
 void Proxy::onResponse(sip::TransactionId tx, const sip::Message& response) {
+  if (const auto a = abandoned_.find(tx); a != abandoned_.end()) {
+    // A target given up for silence was only slow. Its first provisional
+    // response gets our CANCEL; a final one ends it (a 2xx goes on upstream,
+    // as any late 2xx does, for the caller to ACK and BYE, §13.2.2.4).
+    if (response.status() < 200) {
+      if (!a->second.cancelSent) {
+        a->second.cancelSent = true;
+        sendCancel(tx, a->second.flow, {});
+      }
+      return;
+    }
+    abandoned_.erase(a);
+    if (response.status() < 300) onStrayResponse(response.clone(), {});
+    return;
+  }
   auto found = byClient_.find(tx);
   if (found == byClient_.end()) return;
   auto& ctx = *found->second;
@@ -846,10 +870,12 @@ void Proxy::onResponse(sip::TransactionId tx, const sip::Message& response) {
 }
 
 void Proxy::onTimeout(sip::TransactionId tx) {
-  failBranch(tx, 408, "Request Timeout");
+  if (abandoned_.erase(tx) != 0) return;  // its branch failed already
+  failBranch(tx, 408, "Request Timeout", true);
 }
 
 void Proxy::onTransportError(sip::TransactionId tx) {
+  if (abandoned_.erase(tx) != 0) return;
   const auto found = byClient_.find(tx);
   if (found == byClient_.end() || !found->second->federation) {
     return failBranch(tx, 503, "Service Unavailable (transport error)");
@@ -908,10 +934,10 @@ void Proxy::branchDone(Context& ctx, Branch& branch, std::unique_ptr<sip::Messag
     cancelPending(ctx, static_cast<std::size_t>(&branch - ctx.branches.data()));
   }
   // RFC 3263 §4.3: a transport error, a 503 or a timeout without any response
-  // moves on to the next target of the domain. (This adds a branch: `branch`
-  // may dangle afterwards.)
+  // moves on to the next target of the domain; a 408 the target sent does
+  // not (it answered). (This adds a branch: `branch` may dangle afterwards.)
   if (ctx.federation && !ctx.finalSent && !ctx.cancelled &&
-      (status == 503 || (status == 408 && heardNothing))) {
+      (status == 503 || (status == 408 && local && heardNothing))) {
     tryNextTarget(ctx);
   }
   maybeFinish(ctx);

@@ -160,6 +160,9 @@ class Proxy final : public sip::TransactionUser, private sip::ClientTransactionU
   bool tryNextTarget(Context& ctx);
   void armTimerC(Context& ctx, Branch& branch);
   void armSilence(Context& ctx, Branch& branch);  // see ProxyConfig::failoverTimeout
+  // A CANCEL for client INVITE transaction `tx`, sent to `flow`; `reason`:
+  // the value of a Reason header (RFC 3326), or empty.
+  void sendCancel(sip::TransactionId tx, const sip::Flow& flow, std::string_view reason);
   void cancelBranch(Context& ctx, Branch& branch);
   void cancelPending(Context& ctx, std::size_t except);
   void sendBest(Context& ctx);
@@ -180,6 +183,13 @@ class Proxy final : public sip::TransactionUser, private sip::ClientTransactionU
   core::TimerService& timers_;
   core::FlatMap<sip::TransactionId, std::unique_ptr<Context>> contexts_;  // by server tx
   core::FlatMap<sip::TransactionId, Context*> byClient_;                  // by client tx
+  // Client INVITE transactions of targets given up for silence (failover):
+  // still running, so that a late provisional response can be CANCELled.
+  struct Abandoned {
+    sip::Flow flow;
+    bool cancelSent = false;
+  };
+  std::unordered_map<sip::TransactionId, Abandoned> abandoned_;
   ProxyStats stats_;
   std::string flowTokenKey_;  // HMAC key of flow tokens; per process, like connections
   // Each connection's token, made once (an HMAC per message showed in profiles);

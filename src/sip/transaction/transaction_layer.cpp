@@ -512,10 +512,6 @@ void TransactionLayer::detach(TransactionId tx) {
   if (ClientTransaction* c = impl_->client(tx)) c->detach();
 }
 
-void TransactionLayer::abandon(TransactionId tx) {
-  if (impl_->client(tx) != nullptr) impl_->remove(tx);
-}
-
 const Message* TransactionLayer::clientRequest(TransactionId tx) const {
   const ClientTransaction* c = impl_->client(tx);
   return c != nullptr ? c->request() : nullptr;

@@ -107,10 +107,7 @@ class TransactionLayer final : public TransportListener {
   // Forgets the ClientTransactionUser of `tx` (the TU is going away); the
   // machine still runs to completion.
   void detach(TransactionId tx);
-  // Ends client transaction `tx` now, silently: no more retransmissions, no
-  // report; a late response is a stray one. For a proxy that gave up on a
-  // destination that never answered and moved on to the next (RFC 3263).
-  void abandon(TransactionId tx);
+
   // The request that client transaction `tx` sent (to build a CANCEL, or a
   // retry from inside onResponse). nullptr when the transaction is gone, and
   // once the ClientTransactionUser has handled its final response (onResponse

@@ -273,26 +273,44 @@ TEST_F(FailoverTest, AFinalFailureOtherThan503DoesNotMoveOn) {
 }
 
 // A target that answers nothing, not even 100 Trying, is given up after the
-// failover timeout (5 s), without waiting for Timer B: its retransmissions
-// stop and the next target gets the INVITE. The last target has no such
-// limit: it gets Timer B.
+// failover timeout (5 s), without waiting for Timer B, and the next target
+// gets the INVITE. If the first was only slow, its late 180 gets a CANCEL
+// and does not reach the caller. The last target has no such limit: Timer B.
 TEST_F(FailoverTest, ATargetSilentForTheFailoverTimeoutIsGivenUp) {
   const auto first = target("127.0.0.5", sip::Transport::Udp);
   const auto second = target("127.0.0.3", sip::Transport::Udp);
   callWithTargets({first, second});
+  const auto toFirst = sender_.recorded.sent.back().parse();
   timers_.advance(std::chrono::milliseconds(4900));
   EXPECT_EQ(invitesSentTo().back(), first);  // retransmissions, still to the first
   timers_.advance(std::chrono::milliseconds(200));
   EXPECT_EQ(invitesSentTo().back(), second);
-  const auto toFirst = [&] {
-    const auto sent = invitesSentTo();
-    return std::count(sent.begin(), sent.end(), first);
-  };
-  const auto before = toFirst();
-  timers_.advance(std::chrono::seconds(20));
-  EXPECT_EQ(toFirst(), before);  // the first one's transaction is over
   EXPECT_EQ(lastFinal().first, 0);
-  timers_.advance(std::chrono::seconds(13));  // the second's Timer B
+
+  const auto sentBefore = sender_.recorded.sent.size();
+  transactions_.onMessage(sip::makeResponse(*toFirst, 180, "Ringing", "late")->serialize(), first);
+  std::vector<std::string> after;
+  for (auto i = sentBefore; i < sender_.recorded.sent.size(); ++i) {
+    const auto m = sender_.recorded.sent[i].parse();
+    ASSERT_TRUE(m);
+    after.push_back(m->isRequest() ? std::string(m->methodText()) + " to " +
+                                         sender_.recorded.sent[i].to.remote.toString()
+                                   : std::to_string(m->status()));
+  }
+  EXPECT_EQ(after, std::vector<std::string>{"CANCEL to 127.0.0.5:5060"});
+
+  timers_.advance(std::chrono::seconds(33));  // the second's Timer B
+  EXPECT_EQ(lastFinal().first, 408);
+}
+
+// A 408 the target sent is an answer: no failover (only our own timeout is).
+TEST_F(FailoverTest, AReceived408DoesNotMoveOn) {
+  const auto first = target("127.0.0.5");
+  callWithTargets({first, target("127.0.0.6")});
+  const auto sent = sender_.recorded.sent.back().parse();
+  transactions_.onMessage(sip::makeResponse(*sent, 408, "Request Timeout", "t1")->serialize(),
+                          first);
+  EXPECT_EQ(invitesSentTo().size(), 1u);
   EXPECT_EQ(lastFinal().first, 408);
 }
 
