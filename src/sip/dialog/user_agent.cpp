@@ -217,9 +217,9 @@ struct UserAgent::Call {
   bool retried422 = false;
   // Incoming INVITE without an offer: our 2xx offers, its ACK answers.
   bool lateOffer = false;
-  // The same for a re-INVITE without an offer: the CSeq of our 2xx whose ACK
-  // carries the answer (0: none pending).
-  std::uint32_t reofferCseq = 0;
+  // The same for a re-INVITE without an offer: the ACK of the 2xx now being
+  // retransmitted (okCseq) carries the answer to the description it offered.
+  bool reoffered = false;
 
   // Incoming INVITE (or re-INVITE) we answered: the 2xx retransmitted until ACK.
   std::unique_ptr<Message> invite;  // the initial INVITE (to build responses)
@@ -423,6 +423,7 @@ void UserAgent::sendOkWithRetransmission(Call& call, const Message& invite,
   if (!sdp.empty()) ok->setBody(std::move(sdp), std::string(kSdp));
   call.okText = ok->serialize();
   call.okCseq = invite.cseq() ? invite.cseq()->number : 0;
+  call.reoffered = false;  // the caller says otherwise after this
   send_(call.okText);
   stopOkRetransmission(call);
   call.okInterval = config_.t1;
@@ -749,8 +750,8 @@ void UserAgent::onInDialogRequest(Call& call, std::unique_ptr<Message> request) 
     if (cseq && cseq->number == call.okCseq && !call.okText.empty()) {
       stopOkRetransmission(call);
       call.okText.clear();
-      if (call.reofferCseq == cseq->number) {
-        call.reofferCseq = 0;
+      if (call.reoffered) {
+        call.reoffered = false;
         if (!isSdp(*request)) {
           // §13.3.1.4 wants the answer here; the session stays as it was.
           core::logger("gateway")->info(
@@ -823,8 +824,8 @@ void UserAgent::onInDialogRequest(Call& call, std::unique_ptr<Message> request) 
         // A session refresh: answer with what we have (an offer-less
         // re-INVITE gets our description as the offer, §14.2).
         if (method == Method::Invite) {
-          if (!hasOffer && cseq) call.reofferCseq = cseq->number;  // the ACK answers
           sendOkWithRetransmission(call, *request, timerHeaders, call.localSdp);
+          call.reoffered = !hasOffer;  // then its ACK answers
         } else {
           sendResponse(*request, 200, {}, {},
                        fmt::format("Contact: <{}>\r\n{}", contactUri(), timerHeaders),

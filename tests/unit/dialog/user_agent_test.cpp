@@ -429,6 +429,21 @@ TEST_F(UserAgentTest, ALateOfferIsAnsweredInTheAck) {
   EXPECT_EQ(observer.count("ended"), 0);
 }
 
+// CSeq 0 is a valid sequence number (RFC 3261 §8.1.1.5): its ACK confirms
+// the call and carries the answer like any other.
+TEST_F(UserAgentTest, ALateOfferWithCseqZeroIsAnsweredInTheAck) {
+  auto invite = incomingInvite({}, {});
+  invite.replace(invite.find("CSeq: 10 "), 9, "CSeq: 0 ");
+  ua->receive(invite);
+  ASSERT_NE(observer.last("incoming"), nullptr);
+  const CallRef call = observer.last("incoming")->call;
+  ASSERT_TRUE(ua->answer(call, std::string(kOffer)));
+  ourTag = std::string(lastSent()->to()->tag());
+  ua->receive(fromBob("ACK", 0, {}, kAnswer));
+  ASSERT_NE(observer.last("answered"), nullptr);
+  EXPECT_EQ(observer.last("answered")->text, kAnswer);
+}
+
 TEST_F(UserAgentTest, ALateOfferWhoseAckHasNoAnswerIsEndedWithBye) {
   ua->receive(incomingInvite({}, {}));
   const CallRef call = observer.last("incoming")->call;
