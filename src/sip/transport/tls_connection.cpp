@@ -83,8 +83,10 @@ class TlsConnection final : public Connection {
   bool mayCarry(const Flow& to) const override {
     if (to.transport != Transport::Tls || to.tlsDomain.empty()) return true;
     if (identitiesContain(identities_, to.tlsDomain)) return true;
-    // Still opening for that very domain: it is checked before anything is sent.
-    return outgoing() && state() < State::Open && domain_ == normalizeDomain(to.tlsDomain);
+    // Opened for that very domain: while still opening, its handshake checks
+    // it before anything is sent; without verification nothing ever will.
+    return outgoing() && (state() < State::Open || !verifying_) &&
+           domain_ == normalizeDomain(to.tlsDomain);
   }
 
  protected:

@@ -127,6 +127,12 @@ TEST_F(TlsDomainTest, VerificationOffAcceptsAnyCertificate) {
   ASSERT_TRUE(runUntil(io, [&] { return link.serverSeen.messages.size() == 1; }));
   EXPECT_TRUE(link.clientSeen.failed.empty());
   EXPECT_EQ(link.client.failureReason(link.to("c.test")), "");
+  // The connection opened for c.test carries c.test's next message too.
+  ASSERT_TRUE(link.send("c.test", "MESSAGE sip:c.test SIP/2.0"));
+  ASSERT_TRUE(runUntil(io, [&] { return link.serverSeen.messages.size() == 2; }));
+  EXPECT_EQ(link.client.connectionCount(), 1u);
+  EXPECT_EQ(link.serverSeen.messages[1].from.connection,
+            link.serverSeen.messages[0].from.connection);
 }
 
 // A connection proven for b.test carries b.test's messages (and those
