@@ -1,5 +1,7 @@
 #include "app/config.hpp"
 
+#include "sip/transport/tls_identity.hpp"
+
 #include <fmt/format.h>
 #include <toml++/toml.h>
 #include <boost/asio/ip/address.hpp>
@@ -274,10 +276,7 @@ void loadConfigFile(const std::string& path, Config& config) {
         const auto key = fmt::format("federation.routes.{}", domain.str());
         const auto v = hop.value<std::string>();
         if (!v) fail(key, valueText(hop), "expected a string \"transport:host:port\"");
-        std::string name(domain.str());
-        for (auto& c : name)
-          c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        config.staticRoutes.emplace_back(name, parseListen(key, *v));
+        config.staticRoutes.emplace_back(sip::normalizeDomain(domain.str()), parseListen(key, *v));
       }
     }
   }
@@ -343,14 +342,10 @@ void validateFederation(Config& config) {
 
   // Peers: plain domain names, kept lower-case without a trailing dot (as
   // the proxy compares them).
-  std::string ownDomain = config.domain;
-  for (auto& c : ownDomain)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string ownDomain = sip::normalizeDomain(config.domain);
   for (auto& peer : config.peers) {
     const auto given = peer;
-    if (!peer.empty() && peer.back() == '.') peer.pop_back();
-    for (auto& c : peer)
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    peer = sip::normalizeDomain(peer);
     if (peer.empty() || peer.front() == '.' || peer.front() == '-' ||
         !std::all_of(peer.begin(), peer.end(), [](char c) {
           return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-';

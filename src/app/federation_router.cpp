@@ -1,6 +1,7 @@
 #include "app/federation_router.hpp"
 
 #include "core/metrics.hpp"
+#include "sip/transport/tls_identity.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -50,10 +51,7 @@ std::string tlsDomainOf(const std::string& host) {
 }  // namespace
 
 void FederationRouter::route(const sip::Uri& target, std::function<void(Result)> done) {
-  std::string host(target.host);
-  for (auto& c : host)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (!host.empty() && host.back() == '.') host.pop_back();
+  const std::string host = sip::normalizeDomain(target.host);
   for (const auto& [domain, hop] : staticRoutes_) {
     if (domain == host) {
       Result result;

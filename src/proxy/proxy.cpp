@@ -5,6 +5,7 @@
 #include "core/random.hpp"
 #include "registrar/authenticator.hpp"
 #include "registrar/registrar.hpp"
+#include "sip/transport/tls_identity.hpp"
 
 #include <fmt/format.h>
 #include <boost/asio/ip/address.hpp>
@@ -404,26 +405,19 @@ bool Proxy::authenticateLocalSender(sip::TransactionId tx, const sip::Message& r
 }
 
 bool Proxy::peerAllowed(std::string_view domain) const {
-  if (config_.peers.empty()) return true;
-  if (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
-  return std::any_of(config_.peers.begin(), config_.peers.end(),
-                     [domain](const std::string& peer) { return sip::iequals(peer, domain); });
+  return config_.peers.empty() || sip::identitiesContain(config_.peers, domain);
 }
 
 bool Proxy::admitForeignSender(sip::TransactionId tx, const sip::Message& req,
                                const sip::Flow& from) {
   const auto fromHeader = req.from();
   if (!fromHeader || !fromHeader->uri.isSipOrSips() || isOurHost(fromHeader->uri)) return true;
-  std::string_view domain = fromHeader->uri.host;
-  if (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
+  const std::string domain = sip::normalizeDomain(fromHeader->uri.host);
   // RFC 5922 §7.3 (server side): a peer that proved its domains with a
   // client certificate may only send requests from those domains.
   if (from.transport == sip::Transport::Tls && from.connection != 0) {
     if (const auto* identities = transport_.tlsPeerIdentities(from.connection)) {
-      const bool listed = std::any_of(
-          identities->begin(), identities->end(),
-          [domain](const std::string& identity) { return sip::iequals(identity, domain); });
-      if (!listed) {
+      if (!sip::identitiesContain(*identities, domain)) {
         std::string names;
         for (const auto& identity : *identities)
           names += (names.empty() ? "" : ", ") + identity;

@@ -172,6 +172,20 @@ peers = ["B.Example.", "c.example"]
   EXPECT_EQ(request.tlsClientAuth, sip::TlsClientAuth::Request);
 }
 
+// Route keys take the same form as peers and request hosts (lower case, no
+// trailing dot): a route written "B.Example." serves b.example and passes
+// the peers check.
+TEST(FederationConfig, RouteDomainsAreNormalisedLikePeers) {
+  const auto c = loadAndValidate(R"(
+[federation]
+peers = ["b.example"]
+[federation.routes]
+"B.Example." = "udp:192.0.2.7:5060"
+)");
+  ASSERT_EQ(c.staticRoutes.size(), 1u);
+  EXPECT_EQ(c.staticRoutes[0].first, "b.example");
+}
+
 TEST(FederationConfig, BadValuesNameKeyValueAndReason) {
   const auto errorFor = [](const std::string& toml) {
     return errorOf([&] { loadAndValidate(toml); });
