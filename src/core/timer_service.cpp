@@ -65,6 +65,8 @@ void TimerQueue::cancel(TimerService::TimerId id) {
 void TimerQueue::trim(Lane& lane) {
   while (!lane.entries.empty() && !lane.entries.front().cb)
     lane.entries.pop_front();
+  // Empty, a shared lane's positions follow its sequence numbers again.
+  if (lane.entries.empty()) lane.inSequence = true;
 }
 
 std::size_t TimerQueue::earliestLane() {
@@ -89,6 +91,7 @@ void TimerQueue::runDue(Clock::time_point now) {
     if (lane == kMaxLanes || lanes_[lane].entries.front().due > now) return;
     auto cb = std::move(lanes_[lane].entries.front().cb);
     lanes_[lane].entries.pop_front();
+    trim(lanes_[lane]);
     --live_;
     cb();  // may add or cancel timers (lanes_ may grow: no references kept)
   }

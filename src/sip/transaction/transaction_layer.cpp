@@ -286,7 +286,8 @@ struct TransactionLayer::Impl final : TransactionHost {
 
   // The transport failed for these transactions: client transactions report
   // a transport error, server transactions are forgotten.
-  void failAll(const std::vector<TransactionId>& ids) {
+  void failAll(std::vector<TransactionId> ids) {
+    std::sort(ids.begin(), ids.end());  // in creation order, whatever the index's order
     for (const TransactionId id : ids) {
       if (Transaction* tx = find(id)) apply(id, tx->fail(), nullptr);
     }
@@ -602,8 +603,7 @@ void TransactionLayer::onSendFailed(const Flow& to) {
       }
     }
   }
-  std::sort(ids.begin(), ids.end());  // in creation order
-  impl_->failAll(ids);
+  impl_->failAll(std::move(ids));
 }
 
 }  // namespace tandem::sip
