@@ -850,7 +850,7 @@ def sustain(bench: Bench, paths: list[str], opts, work: Path) -> int:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="~2.5 minutes: 1 round, shorter steps")
+    ap.add_argument("--quick", action="store_true", help="~3 minutes: 1 round, shorter steps")
     ap.add_argument("--rounds", type=int, help="rounds (default 2, quick 1)")
     ap.add_argument("--paths", default=",".join(PATHS), help=f"comma list of {', '.join(PATHS)}")
     ap.add_argument("--dns-ttl", type=int, default=300,
@@ -987,7 +987,7 @@ def main() -> int:
         "half_seconds": opts.half_seconds, "max_p99_ms": opts.max_p99_ms, "wait_idle": opts.wait_idle,
         "routing": ((f"through dnsmasq on 127.0.0.1:5353 (`[federation] dns_servers`): NAPTR "
                      f"`SIP+D2{'T' if opts.transport == 'tcp' else 'U'}` → SRV `_sip._{opts.transport}` → A, "
-                     f"looked up for every call (Tandem keeps no DNS cache; dnsmasq's CPU is shown)")
+                     f"looked up by the first call to a domain and then kept for the records' TTL (`--dns-ttl`, 300 s; 0 makes every call look them up; dnsmasq's CPU is shown)")
                     if opts.routing == "dns" else
                     f"by static routes (`[federation.routes]`, {opts.transport.upper()}, no DNS)") +
                    f", and talk SIP over {opts.transport.upper()} to each other",

@@ -8,7 +8,7 @@
 //   (--hold-ms)  caller `hangup` → both get `call.ended`
 //
 // Setup latency is the time from sending `call` to receiving `call.answered`.
-// Caller i is PREFIX-c%04d, its callee PREFIX-d%04d (the same i), passwords
+// Caller i is PREFIXc%04d, its callee PREFIXd%04d (the same i), passwords
 // "pw-NAME"; they must exist (`tandem user add`). The SDP is a small fixed fake
 // offer/answer whose o= session id carries the call's number, so the callee's
 // `call.incoming` is matched to the caller's `call`.

@@ -30,7 +30,8 @@
 //  a target of "." (service not offered) is skipped. Duplicates are dropped.
 //
 // Names are queried as given (absolute, no search domains); /etc/hosts is not
-// consulted. Answers with records are kept for their TTL (see
+// consulted. Answers are kept for their TTL, negative ones for their SOA's
+// time (see
 // ResolverOptions::cacheEntries): the next call to a domain resolves without
 // asking again. Lookups of one step run in parallel (all SRV names, all targets' A and
 // AAAA); steps run one after another. A step that times out with nothing
@@ -74,8 +75,9 @@ struct ResolverOptions {
   bool srvWeightedRandom = true;
   // Answers (NAPTR, SRV, A, AAAA) kept for their TTL (the smallest of their
   // records', at most cacheMaxTtl), so that calls to a domain do not wait for
-  // three lookups each. Only answers with records are kept; at most
-  // cacheEntries of them (0: no cache). Records with TTL 0 are never kept.
+  // three lookups each; negative answers for their SOA's time (RFC 2308), not
+  // at all without an SOA. At most cacheEntries of them (0: no cache).
+  // Records with TTL 0 are never kept.
   std::size_t cacheEntries = 1024;
   std::chrono::seconds cacheMaxTtl{3600};
 };
