@@ -1450,8 +1450,13 @@ def test_federation_mutual_tls(ctx):
              lambda: "refused: TLS handshake failed" in b.log_text() or "refused: TLS client" in b.log_text(), 5)
 
 
+class TlsTimeout(Exception):
+    """A TLS peer neither answered nor closed in time."""
+
+
 def read_tls_response(sock, timeout=5):
-    """The first final response on a TLS socket, or None when the peer closes first."""
+    """The first final response on a TLS socket, or None when the peer closes
+    first; TlsTimeout when it does neither in time."""
     deadline = time.monotonic() + timeout
     data = b""
     while time.monotonic() < deadline:
@@ -1472,7 +1477,7 @@ def read_tls_response(sock, timeout=5):
             data = rest[length:]
             if m.is_response and m.status >= 200:
                 return m
-    return None
+    raise TlsTimeout(f"no final response and no close within {timeout} s")
 
 
 def test_federation_peers(ctx):
