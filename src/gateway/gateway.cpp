@@ -9,6 +9,7 @@
 #include "sip/transport/transport_layer.hpp"
 
 #include <fmt/format.h>
+#include <array>
 
 #include <cctype>
 #include <cstdlib>
@@ -24,12 +25,18 @@ namespace ec = signaling::error_code;
 namespace {
 
 // tandem_gateway_login_failures_total{reason}: refused logins (password,
-// token) and those refused unchecked for too many failures (limited).
-void countLoginFailure(const char* reason) {
-  core::metrics()
-      .counter("tandem_gateway_login_failures_total", "tandem.v1 logins refused, by why",
-               {{"reason", reason}})
-      .inc();
+// token) and those refused unchecked for too many failures (limited). Looked
+// up once, as a password-guesser drives this path.
+enum LoginFailure { kPassword, kToken, kLimited };
+void countLoginFailure(LoginFailure why) {
+  static const std::array<core::Counter*, 3> counters = [] {
+    const auto counter = [](const char* reason) {
+      return &core::metrics().counter("tandem_gateway_login_failures_total",
+                                      "tandem.v1 logins refused, by why", {{"reason", reason}});
+    };
+    return std::array<core::Counter*, 3>{counter("password"), counter("token"), counter("limited")};
+  }();
+  counters[why]->inc();
 }
 
 constexpr std::uint16_t kCloseGoingAway = 1001;
@@ -270,7 +277,7 @@ void Session::login(const Json& id, const Json& params) {
     const auto seconds = (wait.count() + 999) / 1000;
     core::logger("gateway")->info("login from {} refused unchecked: too many failed logins",
                                   peer_->remote().toString());
-    countLoginFailure("limited");
+    countLoginFailure(kLimited);
     return fail(id, ec::kLoginFailed,
                 fmt::format("login failed: too many failed logins from your address, try again "
                             "in {} s",
@@ -284,7 +291,7 @@ void Session::login(const Json& id, const Json& params) {
     who = auth.verifyToken(*token, &why);
     if (who.empty() || (user && *user != who)) {
       limiter.failed(address, now);
-      countLoginFailure("token");
+      countLoginFailure(kToken);
       core::logger("gateway")->info("login from {} refused: token {}", peer_->remote().toString(),
                                     who.empty() ? why : "names another user");
       return fail(id, ec::kLoginFailed,
@@ -293,7 +300,7 @@ void Session::login(const Json& id, const Json& params) {
   } else {
     if (user->empty() || user->size() > 128 || !auth.verifyPassword(*user, *password)) {
       limiter.failed(address, now);
-      countLoginFailure("password");
+      countLoginFailure(kPassword);
       core::logger("gateway")->info("login from {} refused: wrong user or password",
                                     peer_->remote().toString());
       return fail(id, ec::kLoginFailed, "login failed: wrong user or password");
