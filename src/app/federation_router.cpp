@@ -1,5 +1,6 @@
 #include "app/federation_router.hpp"
 
+#include "core/endpoint.hpp"
 #include "core/metrics.hpp"
 #include "sip/transport/tls_identity.hpp"
 
@@ -40,12 +41,7 @@ core::Counter& routed(Route route) {
 // numeric host names no domain: nothing to match (tls.ca_file and
 // the plain TLS rules apply).
 std::string tlsDomainOf(const std::string& host) {
-  auto bare = host;
-  if (bare.size() >= 2 && bare.front() == '[' && bare.back() == ']')
-    bare = bare.substr(1, bare.size() - 2);
-  boost::system::error_code ec;
-  boost::asio::ip::make_address(bare, ec);
-  return ec ? host : std::string();
+  return core::parseIpLiteral(host) ? std::string() : host;
 }
 
 }  // namespace

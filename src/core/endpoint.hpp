@@ -4,7 +4,9 @@
 #include <boost/asio/ip/address.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace tandem::core {
 
@@ -23,5 +25,13 @@ struct Endpoint {
 
   friend bool operator==(const Endpoint&, const Endpoint&) = default;
 };
+
+// The address a host written in a URI or Via names when it is an IP literal
+// ("192.0.2.1", "[2001:db8::1]", also "2001:db8::1" unbracketed), nullopt for
+// a host name or anything else. Dotted quads are read here, exactly as
+// inet_pton() reads them (four decimal octets, no leading zeros); only IPv6
+// goes through the library. Hosts are checked per message on the request
+// path, where make_address() (a std::string, two parse attempts) showed up.
+std::optional<boost::asio::ip::address> parseIpLiteral(std::string_view host);
 
 }  // namespace tandem::core

@@ -23,15 +23,6 @@ constexpr std::string_view kAllow =
     "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, PRACK, MESSAGE, SUBSCRIBE, NOTIFY, "
     "REFER";
 
-std::optional<boost::asio::ip::address> ipLiteral(std::string_view host) {
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  boost::system::error_code ec;
-  auto address = boost::asio::ip::make_address(std::string(host), ec);
-  if (ec) return std::nullopt;
-  return address;
-}
-
 // RFC 3261 §19.1.2 for SIP; RFC 7118 §5 uses the HTTP ports for WebSockets.
 std::uint16_t defaultPort(sip::Transport t) {
   switch (t) {
@@ -155,7 +146,7 @@ ProxyStats Proxy::stats() const {
 // ---------------------------------------------------------------- routing helpers
 
 bool Proxy::isUs(const sip::Uri& uri) const {
-  const auto address = ipLiteral(uri.host);
+  const auto address = core::parseIpLiteral(uri.host);
   for (auto t : {sip::Transport::Udp, sip::Transport::Tcp, sip::Transport::Tls, sip::Transport::Ws,
                  sip::Transport::Wss}) {
     const auto adv = transport_.advertised(t);
@@ -175,7 +166,7 @@ bool Proxy::isOurHost(const sip::Uri& uri) const {
 std::optional<sip::Flow> Proxy::flowForUri(const sip::Uri& uri) const {
   if (!uri.isSipOrSips()) return std::nullopt;
   const auto transport = uriTransport(uri);
-  const auto address = ipLiteral(uri.host);
+  const auto address = core::parseIpLiteral(uri.host);
   if (!transport || !address) return std::nullopt;
   sip::Flow flow;
   flow.transport = *transport;
@@ -793,8 +784,9 @@ void Proxy::onServerTransactionGone(sip::TransactionId tx) {
 
 // ---------------------------------------------------------------- responses
 
-void Proxy::forwardResponse(Context& ctx, const sip::Message& response) {
-  auto copy = response.clone();
+void Proxy::forwardResponse(Context& ctx, const sip::Message& response,
+                            std::unique_ptr<sip::Message>* owned) {
+  auto copy = owned != nullptr && *owned ? std::move(*owned) : response.clone();
   copy->removeFirstValue(sip::HeaderId::Via);  // ours (§16.7 step 3)
   if (!copy->has(sip::HeaderId::Via)) return;  // was meant for us
   if (ctx.request->method() == sip::Method::Invite && copy->status() >= 200 && copy->status() < 300)
@@ -803,6 +795,18 @@ void Proxy::forwardResponse(Context& ctx, const sip::Message& response) {
 }
 
 void Proxy::onResponse(sip::TransactionId tx, const sip::Message& response) {
+  handleResponse(tx, response, nullptr);
+}
+
+void Proxy::onResponseOwned(sip::TransactionId tx, std::unique_ptr<sip::Message>& response) {
+  handleResponse(tx, *response, &response);
+}
+
+void Proxy::handleResponse(sip::TransactionId tx, const sip::Message& response,
+                           std::unique_ptr<sip::Message>* owned) {
+  const auto take = [&] {
+    return owned != nullptr && *owned ? std::move(*owned) : response.clone();
+  };
   if (const auto a = abandoned_.find(tx); a != abandoned_.end()) {
     // A target given up for silence was only slow. Its first provisional
     // response gets our CANCEL; a final one ends it (a 2xx goes on upstream,
@@ -815,7 +819,7 @@ void Proxy::onResponse(sip::TransactionId tx, const sip::Message& response) {
       return;
     }
     abandoned_.erase(a);
-    if (response.status() < 300) onStrayResponse(response.clone(), {});
+    if (response.status() < 300) onStrayResponse(take(), {});
     return;
   }
   auto found = byClient_.find(tx);
@@ -837,7 +841,7 @@ void Proxy::onResponse(sip::TransactionId tx, const sip::Message& response) {
     if (status == 100 || ctx.finalSent) return;  // 100 is hop-by-hop (§16.7 step 5)
     // Timer C restarts on every provisional response (§16.7 step 2).
     if (branch.timerC) armTimerC(ctx, branch);
-    forwardResponse(ctx, response);
+    forwardResponse(ctx, response, owned);
     return;
   }
 
@@ -848,7 +852,7 @@ void Proxy::onResponse(sip::TransactionId tx, const sip::Message& response) {
     ctx.finalSent = true;
     ctx.answered = true;
     if (ctx.request->method() == sip::Method::Invite) trackDialog(ctx, branch, response);
-    forwardResponse(ctx, response);
+    forwardResponse(ctx, response, owned);
     if (!branch.done) {
       branch.done = true;
       branch.status = status;
@@ -860,7 +864,7 @@ void Proxy::onResponse(sip::TransactionId tx, const sip::Message& response) {
   }
 
   if (branch.done) return;
-  branchDone(ctx, branch, response.clone());
+  branchDone(ctx, branch, take());
 }
 
 void Proxy::onTimeout(sip::TransactionId tx) {
@@ -1127,7 +1131,8 @@ void Proxy::onStrayResponse(std::unique_ptr<sip::Message> response, const sip::F
   const auto transport = sip::transportFromName(next->transport);
   if (!transport) return;
   const auto received = next->param("received");
-  const auto address = ipLiteral(received && !received->empty() ? *received : next->host);
+  const auto address =
+      core::parseIpLiteral(received && !received->empty() ? *received : next->host);
   if (!address) return;
   sip::Flow flow;
   flow.transport = *transport;

@@ -101,6 +101,11 @@ class Proxy final : public sip::TransactionUser, private sip::ClientTransactionU
 
   // sip::ClientTransactionUser
   void onResponse(sip::TransactionId tx, const sip::Message& response) override;
+  void onResponseOwned(sip::TransactionId tx, std::unique_ptr<sip::Message>& response) override;
+  // Both of the above: `owned`, when set, holds `response` and may be taken
+  // (forwarded or kept without a copy); nothing reads `response` after that.
+  void handleResponse(sip::TransactionId tx, const sip::Message& response,
+                      std::unique_ptr<sip::Message>* owned);
   void onTimeout(sip::TransactionId tx) override;
   void onTransportError(sip::TransactionId tx) override;
 
@@ -167,7 +172,8 @@ class Proxy final : public sip::TransactionUser, private sip::ClientTransactionU
   void cancelPending(Context& ctx, std::size_t except);
   void sendBest(Context& ctx);
   void maybeFinish(Context& ctx);
-  void forwardResponse(Context& ctx, const sip::Message& response);
+  void forwardResponse(Context& ctx, const sip::Message& response,
+                       std::unique_ptr<sip::Message>* owned);
   // Dialogs with a browser side, kept from their 2xx to their BYE.
   void trackDialog(const Context& ctx, const Branch& branch, const sip::Message& ok);
   void noteInDialogRequest(const sip::Message& request);

@@ -1,5 +1,6 @@
 #include "registrar/registrar.hpp"
 
+#include "core/endpoint.hpp"
 #include "core/log.hpp"
 #include "core/random.hpp"
 #include "registrar/authenticator.hpp"
@@ -70,19 +71,15 @@ sip::Flow parseReceived(std::string_view received) {
   auto rest = received.substr(colon + 1);
   const auto portColon = rest.rfind(':');
   if (!transport || portColon == std::string_view::npos) return flow;
-  auto host = rest.substr(0, portColon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  boost::system::error_code ec;
-  const auto address = boost::asio::ip::make_address(std::string(host), ec);
+  const auto address = core::parseIpLiteral(rest.substr(0, portColon));
   unsigned port = 0;
   const auto portText = rest.substr(portColon + 1);
   const auto [end, err] = std::from_chars(portText.data(), portText.data() + portText.size(), port);
-  if (ec || err != std::errc() || end != portText.data() + portText.size() || port == 0 ||
+  if (!address || err != std::errc() || end != portText.data() + portText.size() || port == 0 ||
       port > 65535)
     return flow;
   flow.transport = *transport;
-  flow.remote = {address, static_cast<std::uint16_t>(port)};
+  flow.remote = {*address, static_cast<std::uint16_t>(port)};
   return flow;
 }
 

@@ -167,7 +167,8 @@ struct TransactionLayer::Impl final : TransactionHost {
   // Reports an outcome to the TU, then removes the transaction if it ended.
   // The transaction is looked up again after each callback: the TU may have
   // re-entered the layer.
-  void apply(TransactionId id, const Outcome& o, const Message* response) {
+  // `response`: the response being reported, if any; the user may take it.
+  void apply(TransactionId id, const Outcome& o, std::unique_ptr<Message>* response) {
     if (o.absorbed) ++stats.retransmissionsAbsorbed;
     switch (o.report) {
       case Outcome::Report::Response:
@@ -177,7 +178,7 @@ struct TransactionLayer::Impl final : TransactionHost {
         ClientTransactionUser* u = tx != nullptr ? tx->user() : nullptr;
         if (u == nullptr) break;
         if (o.report == Outcome::Report::Response) {
-          if (response != nullptr) u->onResponse(id, *response);
+          if (response != nullptr && *response) u->onResponseOwned(id, *response);
         } else if (o.report == Outcome::Report::Timeout) {
           u->onTimeout(id);
         } else {
@@ -412,7 +413,7 @@ struct TransactionLayer::Impl final : TransactionHost {
       tx->setConnection(from.connection);
       byConnection[from.connection].insert(id);
     }
-    apply(id, tx->onResponse(*response), response.get());
+    apply(id, tx->onResponse(*response), &response);
   }
 
   // Bytes that do not parse: a request whose top Via is readable gets a

@@ -25,6 +25,12 @@ class ClientTransactionUser {
   // Every provisional and final response, including 2xx retransmissions that
   // arrive while an INVITE client transaction is in the Accepted state (RFC 6026).
   virtual void onResponse(TransactionId tx, const Message& response) = 0;
+  // The same call, with the message handed over: a user that forwards or
+  // keeps the response may take it (leaving `response` empty) instead of
+  // copying it. The layer calls this one; the default lends it to onResponse().
+  virtual void onResponseOwned(TransactionId tx, std::unique_ptr<Message>& response) {
+    onResponse(tx, *response);
+  }
   // Timer B or F fired, or the transport failed: no final response will come.
   // The TU treats it as a 408 (timeout) or 503 (transport error). The
   // transaction is gone once the callback returns. A send the transport refuses

@@ -1,5 +1,7 @@
 #include "sip/transaction/via_source.hpp"
 
+#include "core/endpoint.hpp"
+
 #include <boost/asio/ip/address.hpp>
 
 #include <algorithm>
@@ -24,12 +26,8 @@ address plainAddress(const address& a) {
 }
 
 bool hostIsAddress(std::string_view host, const address& source) {
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  boost::system::error_code ec;
-  const address parsed = boost::asio::ip::make_address(std::string(host), ec);
-  return !ec && plainAddress(parsed) == source;
+  const auto parsed = core::parseIpLiteral(host);
+  return parsed && plainAddress(*parsed) == source;
 }
 
 // Where `part` starts inside `whole`, or npos when it does not view into it.
