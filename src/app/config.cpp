@@ -39,6 +39,10 @@ void read(const toml::table& table, std::string_view section, std::string_view n
     auto v = node->value<std::string>();
     if (!v) fail(key, valueText(*node), "expected a string");
     out = *v;
+  } else if constexpr (std::is_same_v<T, bool>) {
+    const auto v = node->value<bool>();
+    if (!v || !node->is_boolean()) fail(key, valueText(*node), "expected true or false");
+    out = *v;
   } else {
     auto v = node->value<std::int64_t>();
     if (!v || !node->is_integer()) fail(key, valueText(*node), "expected an integer");
@@ -64,16 +68,6 @@ void rejectUnknownKeys(const toml::table& table, std::string_view section,
            valueText(v), "unknown key (see tandem.example.toml)");
     }
   }
-}
-
-void readBool(const toml::table& table, std::string_view section, std::string_view name,
-              bool& out) {
-  const auto* node = table.get(name);
-  if (!node) return;
-  const auto v = node->value<bool>();
-  if (!v || !node->is_boolean())
-    fail(fmt::format("{}.{}", section, name), valueText(*node), "expected true or false");
-  out = *v;
 }
 
 // An array of strings; absent keys leave `out` unchanged.
@@ -259,12 +253,23 @@ void loadConfigFile(const std::string& path, Config& config) {
     rejectUnknownKeys(*t, "federation",
                       {"enabled", "dns_servers", "dns_timeout_ms", "failover_timeout_ms", "routes",
                        "tls_verify", "tls_client_auth", "peers"});
-    readBool(*t, "federation", "enabled", config.federation);
+    read(*t, "federation", "enabled", config.federation);
     readStrings(*t, "federation", "dns_servers", config.dnsServers);
     readDuration(*t, "federation", "dns_timeout_ms", config.dnsTimeout);
     readDuration(*t, "federation", "failover_timeout_ms", config.failoverTimeout);
-    readBool(*t, "federation", "tls_verify", config.federationTlsVerify);
-    read(*t, "federation", "tls_client_auth", config.tlsClientAuthText);
+    read(*t, "federation", "tls_verify", config.federationTlsVerify);
+    std::string clientAuth;
+    read(*t, "federation", "tls_client_auth", clientAuth);
+    if (clientAuth == "none") {
+      config.tlsClientAuth = sip::TlsClientAuth::None;
+    } else if (clientAuth == "request") {
+      config.tlsClientAuth = sip::TlsClientAuth::Request;
+    } else if (clientAuth == "require") {
+      config.tlsClientAuth = sip::TlsClientAuth::Require;
+    } else if (t->contains("tls_client_auth")) {
+      fail("federation.tls_client_auth", clientAuth,
+           "use none, request (ask for a client certificate) or require");
+    }
     readStrings(*t, "federation", "peers", config.peers);
     if (const auto* node = t->get("routes")) {
       const auto* routes = node->as_table();
@@ -323,20 +328,11 @@ void validateFederation(Config& config) {
          "must be 0 (wait for Timer B) or between 500 and 30000");
   }
 
-  if (config.tlsClientAuthText == "none") {
-    config.tlsClientAuth = sip::TlsClientAuth::None;
-  } else if (config.tlsClientAuthText == "request") {
-    config.tlsClientAuth = sip::TlsClientAuth::Request;
-  } else if (config.tlsClientAuthText == "require") {
-    config.tlsClientAuth = sip::TlsClientAuth::Require;
-  } else {
-    fail("federation.tls_client_auth", config.tlsClientAuthText,
-         "use none, request (ask for a client certificate) or require");
-  }
   if (config.tlsClientAuth != sip::TlsClientAuth::None &&
       std::none_of(config.listen.begin(), config.listen.end(),
                    [](const ListenSpec& l) { return l.transport == sip::Transport::Tls; })) {
-    fail("federation.tls_client_auth", config.tlsClientAuthText,
+    fail("federation.tls_client_auth",
+         config.tlsClientAuth == sip::TlsClientAuth::Request ? "request" : "require",
          "client certificates are asked for on TLS listeners, and sip.listen has none");
   }
 

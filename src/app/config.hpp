@@ -72,7 +72,6 @@ struct Config {
   bool federationTlsVerify = true;
   // Whether our TLS listeners ask clients for a certificate (mutual TLS).
   sip::TlsClientAuth tlsClientAuth = sip::TlsClientAuth::None;
-  std::string tlsClientAuthText = "none";  // as configured: none, request, require
   // Domains we federate with, lower-case; empty: any domain.
   std::vector<std::string> peers;
 
@@ -82,7 +81,7 @@ struct Config {
   int gatewayMinSessionExpires = 90;             // Min-SE
   std::chrono::seconds gatewayOfferTimeout{10};  // to answer a call.offer
   int gatewayMaxCalls = 16;                      // per connection
-  int gatewayMaxLoginFailures = 10;              // per IP address and window; 0: no limit
+  int gatewayMaxLoginFailures = 10;              // per IPv4 address or IPv6 /64 and window; 0: none
   std::chrono::seconds gatewayLoginFailureWindow{60};
 
   // [registrar]

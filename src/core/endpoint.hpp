@@ -34,4 +34,8 @@ struct Endpoint {
 // path, where make_address() (a std::string, two parse attempts) showed up.
 std::optional<boost::asio::ip::address> parseIpLiteral(std::string_view host);
 
+// An IPv4-mapped IPv6 address (::ffff:192.0.2.1, what a dual-stack socket
+// reports for IPv4 peers) as the IPv4 address it is; others unchanged.
+boost::asio::ip::address unmapped(const boost::asio::ip::address& a);
+
 }  // namespace tandem::core

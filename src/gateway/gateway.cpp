@@ -271,12 +271,11 @@ void Session::login(const Json& id, const Json& params) {
                 "login needs \"user\" and \"password\" (strings), or \"token\"");
   }
   auto& limiter = gateway_.loginLimiter();
-  const auto address = peer_->remote().address.to_string();
+  const auto& address = peer_->remote().address;
   const auto now = gateway_.timers().now();
   if (const auto wait = limiter.retryAfter(address, now); wait.count() > 0) {
     const auto seconds = (wait.count() + 999) / 1000;
-    core::logger("gateway")->info("login from {} refused unchecked: too many failed logins",
-                                  peer_->remote().toString());
+    // Logged once, when the refusals start (below); counted each time.
     countLoginFailure(kLimited);
     return fail(id, ec::kLoginFailed,
                 fmt::format("login failed: too many failed logins from your address, try again "
@@ -284,13 +283,22 @@ void Session::login(const Json& id, const Json& params) {
                             seconds),
                 Json{{"retryAfter", seconds}});
   }
+  const auto countFailure = [&] {
+    if (limiter.failed(address, now)) {
+      core::logger("gateway")->warn(
+          "logins from {} refused unchecked for {} s: {} failed logins",
+          LoginLimiter::describe(address),
+          std::chrono::ceil<std::chrono::seconds>(gateway_.config().loginFailureWindow).count(),
+          gateway_.config().maxLoginFailures);
+    }
+  };
   auto& auth = gateway_.auth();
   std::string who;
   if (token) {
     std::string why;
     who = auth.verifyToken(*token, &why);
     if (who.empty() || (user && *user != who)) {
-      limiter.failed(address, now);
+      countFailure();
       countLoginFailure(kToken);
       core::logger("gateway")->info("login from {} refused: token {}", peer_->remote().toString(),
                                     who.empty() ? why : "names another user");
@@ -299,7 +307,7 @@ void Session::login(const Json& id, const Json& params) {
     }
   } else {
     if (user->empty() || user->size() > 128 || !auth.verifyPassword(*user, *password)) {
-      limiter.failed(address, now);
+      countFailure();
       countLoginFailure(kPassword);
       core::logger("gateway")->info("login from {} refused: wrong user or password",
                                     peer_->remote().toString());

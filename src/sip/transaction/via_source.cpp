@@ -16,18 +16,9 @@ namespace {
 
 using boost::asio::ip::address;
 
-// A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d; Via and received
-// use the plain IPv4 form.
-address plainAddress(const address& a) {
-  if (a.is_v6() && a.to_v6().is_v4_mapped()) {
-    return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, a.to_v6());
-  }
-  return a;
-}
-
 bool hostIsAddress(std::string_view host, const address& source) {
   const auto parsed = core::parseIpLiteral(host);
-  return parsed && plainAddress(*parsed) == source;
+  return parsed && core::unmapped(*parsed) == source;
 }
 
 // Where `part` starts inside `whole`, or npos when it does not view into it.
@@ -99,7 +90,8 @@ std::optional<Via> recordSource(Message& request, const Flow& from) {
   std::optional<Via> via = Via::parse(top);
   if (!via) return std::nullopt;
 
-  const address source = plainAddress(from.remote.address);
+  // Via and received use the plain IPv4 form of a dual-stack socket's peers.
+  const address source = core::unmapped(from.remote.address);
   const Param* rport = findParamEntry(*via, "rport");
   const bool fill = rport != nullptr && rport->value.empty() &&
                     offsetIn(top, rport->name) != std::string_view::npos;

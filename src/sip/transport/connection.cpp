@@ -81,6 +81,7 @@ std::string Connection::handshakeFailure(const error_code& ec) const {
 void Connection::onHandshake(const error_code& ec) {
   if (state_ != State::Handshaking) return;
   if (ec) {
+    certificateRefused_ = isCertificateFailure(ec);
     close(handshakeFailure(ec));
     return;
   }

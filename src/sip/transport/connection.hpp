@@ -67,6 +67,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Still takes messages (open, or about to be).
   bool usable() const { return state_ <= State::Open; }
   bool outgoing() const { return outgoing_; }
+  // Whether the handshake failed over a certificate (ours refused, or the
+  // peer's untrusted or naming someone else): an operator's concern.
+  bool certificateRefused() const { return certificateRefused_; }
 
   // TLS: the SIP domain identities of the peer's verified certificate
   // (RFC 5922 §7.1); empty when there is none (and always for TCP).
@@ -101,6 +104,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void onHandshake(const boost::system::error_code& ec);
   // The reason a failed handshake closes the connection with.
   virtual std::string handshakeFailure(const boost::system::error_code& ec) const;
+  // Whether `ec`, a failed handshake, was about a certificate.
+  virtual bool isCertificateFailure(const boost::system::error_code&) const { return false; }
   void onRead(const boost::system::error_code& ec, std::size_t n);
   void onWrite(const boost::system::error_code& ec, std::size_t n);
 
@@ -121,6 +126,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Flow flow_;
   State state_ = State::Connecting;
   bool outgoing_ = false;
+  bool certificateRefused_ = false;
 
   // Read side: bytes [head_, tail_) of buffer_ are received but not yet framed.
   std::vector<char> buffer_;

@@ -2,6 +2,8 @@
 
 #include "sip/transport/tls_identity.hpp"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
 
@@ -50,7 +52,10 @@ class TlsConnection final : public Connection {
   void expectDomain(const std::string& domain, bool verify) {
     domain_ = normalizeDomain(domain);
     // RFC 6066 §3: the host name, without a trailing dot.
-    SSL_set_tlsext_host_name(stream_.native_handle(), domain_.c_str());
+    // OpenSSL refuses names it cannot send (over 255 bytes): then no SNI,
+    // the checks below still apply, and its error must not stay queued for
+    // the next SSL call on this thread to misread.
+    if (SSL_set_tlsext_host_name(stream_.native_handle(), domain_.c_str()) != 1) ERR_clear_error();
     if (!verify) return;
     verifying_ = true;
     stream_.set_verify_mode(ssl::verify_peer);
@@ -115,6 +120,26 @@ class TlsConnection final : public Connection {
   std::string handshakeFailure(const error_code& ec) const override {
     if (!problem_.empty()) return problem_;
     return "TLS handshake failed: " + ec.message();
+  }
+  bool isCertificateFailure(const error_code& ec) const override {
+    if (!problem_.empty()) return true;  // our checks refused the peer's
+    if (ec.category() != asio::error::get_ssl_category()) return false;
+    // What OpenSSL reports for a verification that failed here, or for
+    // the peer refusing ours (its alert) or wanting one we did not send.
+    switch (ERR_GET_REASON(static_cast<unsigned long>(ec.value()))) {
+      case SSL_R_CERTIFICATE_VERIFY_FAILED:
+      case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+      case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+      case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
+      case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
+      case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+      case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+      case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+      case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+        return true;
+      default:
+        return false;
+    }
   }
 
  private:

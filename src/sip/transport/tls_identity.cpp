@@ -1,5 +1,7 @@
 #include "sip/transport/tls_identity.hpp"
 
+#include "sip/message/uri.hpp"
+
 #include <openssl/bio.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -16,17 +18,13 @@ char lower(char c) {
   return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
-// "sip:host", "sip:host:port" or "sip:host;params" without a user part: the
-// host (§7.1: a SIP URI identity names a domain only when it has no user).
+// The host of a sip: URI without a user part (RFC 5922 §7.1: such a URI
+// names a domain), read by the URI parser: "sip:[2001:db8::1]:5061" keeps
+// its IPv6 reference whole.
 std::optional<std::string_view> sipUriDomain(std::string_view uri) {
-  if (uri.size() < 4 || lower(uri[0]) != 's' || lower(uri[1]) != 'i' || lower(uri[2]) != 'p' ||
-      uri[3] != ':')
-    return std::nullopt;
-  auto rest = uri.substr(4);
-  if (rest.find('@') != std::string_view::npos) return std::nullopt;
-  rest = rest.substr(0, rest.find_first_of(":;?"));
-  if (rest.empty()) return std::nullopt;
-  return rest;
+  const auto parsed = Uri::parse(uri);
+  if (!parsed || parsed->scheme != UriScheme::Sip || !parsed->user.empty()) return std::nullopt;
+  return parsed->host;
 }
 
 std::string asn1Text(const ASN1_STRING* s) {

@@ -183,7 +183,7 @@ struct TransportLayer::Impl final : detail::ConnectionHost, AcceptHost {
       // Another domain that cannot be reached, or fails certificate checks,
       // is an operator's concern, as is a client refused for its
       // certificate (mutual TLS). (Phones that went away are not.)
-      const bool certificate = reason.find("certificate") != std::string_view::npos;
+      const bool certificate = c.certificateRefused();
       if (c.outgoing() && !failed.empty() && (certificate || !failed.front().tlsDomain.empty())) {
         logger->warn("TLS connection {} to {}{} failed: {}", id, c.flow().remote.toString(),
                      failed.front().tlsDomain.empty() ? "" : " (" + failed.front().tlsDomain + ")",

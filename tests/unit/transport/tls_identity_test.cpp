@@ -99,9 +99,16 @@ TEST(TlsIdentity, IpAddressEntriesNameNoDomain) {
 TEST(TlsIdentity, SipUrisWithoutUserNameADomain) {
   CertificateNames names;
   names.hasSubjectAltName = true;
-  names.uris = {"sip:b.example", "SIP:c.example:5061;transport=tls", "sip:alice@d.example",
-                "https://e.example/", "sips:f.example"};
-  EXPECT_EQ(sipDomainIdentities(names), (std::vector<std::string>{"b.example", "c.example"}));
+  names.uris = {"sip:b.example",
+                "SIP:c.example:5061;transport=tls",
+                "sip:alice@d.example",
+                "https://e.example/",
+                "sips:f.example",
+                "sip:[2001:DB8::7]:5061",
+                "sip:",
+                "sip:g.example;transport=tls?x=y"};
+  EXPECT_EQ(sipDomainIdentities(names),
+            (std::vector<std::string>{"b.example", "c.example", "[2001:db8::7]", "g.example"}));
   EXPECT_TRUE(certificateMatchesDomain(names, "b.example"));
   EXPECT_FALSE(certificateMatchesDomain(names, "d.example"));
   EXPECT_FALSE(certificateMatchesDomain(names, "e.example"));
