@@ -341,7 +341,8 @@ void Proxy::onRequest(sip::TransactionId tx, std::unique_ptr<sip::Message> reque
   if (tx == 0) return forwardAck(std::move(request), viaToken);
   if (!dialogs_.empty()) noteInDialogRequest(req);
 
-  const bool inDialog = req.to() && !req.to()->tag().empty();
+  const auto to = req.to();
+  const bool inDialog = to && !to->tag().empty();
   const auto& ruri = req.requestUri();
 
   // Requests that end here.
@@ -642,7 +643,8 @@ void Proxy::addBranch(Context& ctx, const std::string& target, const sip::Flow& 
   out.setRequestUri(target);
   const int mf = out.maxForwards();
   out.setHeader(sip::HeaderId::MaxForwards, std::to_string(mf < 0 ? kDefaultMaxForwards : mf - 1));
-  const bool inDialog = out.to() && !out.to()->tag().empty();
+  const auto to = out.to();
+  const bool inDialog = to && !to->tag().empty();
   if (!inDialog && isDialogCreating(out.method())) {
     // Record-Route (§16.6 step 4); a second entry when the transport changes
     // (RFC 5658 double record-routing), topmost facing the callee.

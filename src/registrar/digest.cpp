@@ -2,16 +2,17 @@
 
 #include "core/random.hpp"
 
-// See NonceManager::MacState: the SHA-256 midstate API.
+// See NonceManager::MacState and digestHex: the low-level MD5/SHA-256 API.
 #define OPENSSL_SUPPRESS_DEPRECATED
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
+#include <openssl/md5.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -39,19 +40,6 @@ constexpr std::string_view kDummyHa1Sha256 =
   // or misconfigured: tier-3, no way to authenticate anyone safely.
   std::fprintf(stderr, "tandem: OpenSSL failure in %s\n", what);
   std::abort();
-}
-
-const EVP_MD* mdFor(DigestAlgorithm alg) {
-  // Fetched once: the implicit fetch inside EVP_md5() costs a lookup per call.
-  static const EVP_MD* md5 = [] {
-    const EVP_MD* md = EVP_MD_fetch(nullptr, "MD5", nullptr);
-    return md ? md : EVP_md5();
-  }();
-  static const EVP_MD* sha256 = [] {
-    const EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-    return md ? md : EVP_sha256();
-  }();
-  return alg == DigestAlgorithm::Md5 ? md5 : sha256;
 }
 
 std::string toHex(const unsigned char* data, std::size_t size) {
@@ -93,13 +81,18 @@ std::string base64UrlEncode(const unsigned char* data, std::size_t size) {
   return out;
 }
 
+// The value of each base64url character, -1 for the rest: a table, since
+// nonce characters are random and branches on them mispredict.
+constexpr std::array<std::int8_t, 256> kBase64UrlValues = [] {
+  std::array<std::int8_t, 256> t{};
+  t.fill(-1);
+  for (std::int8_t i = 0; i < 64; ++i)
+    t[static_cast<unsigned char>(kBase64Url[i])] = i;
+  return t;
+}();
+
 int base64UrlValue(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-') return 62;
-  if (c == '_') return 63;
-  return -1;
+  return kBase64UrlValues[static_cast<unsigned char>(c)];
 }
 
 // Decodes a nonce strictly: exact length, alphabet only, unused trailing bits
@@ -186,20 +179,22 @@ std::optional<DigestAlgorithm> parseAlgorithm(std::string_view name) {
 }
 
 std::string digestHex(DigestAlgorithm alg, std::string_view data) {
-  // One context per thread, re-initialised per digest: EVP_Digest() allocates
-  // and frees a context on every call.
-  struct Ctx {
-    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    ~Ctx() { EVP_MD_CTX_free(ctx); }
-  };
-  thread_local Ctx holder;
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  if (holder.ctx == nullptr || EVP_DigestInit_ex2(holder.ctx, mdFor(alg), nullptr) != 1 ||
-      EVP_DigestUpdate(holder.ctx, data.data(), data.size()) != 1 ||
-      EVP_DigestFinal_ex(holder.ctx, out, &size) != 1)
-    cryptoFailure("EVP_Digest");
-  return toHex(out, size);
+  // The low-level functions, as for the nonce MAC: EVP's per-digest
+  // re-initialisation (provider dispatch, context checks) cost more than
+  // hashing the ~100 bytes of a digest's A2 or KD here.
+  unsigned char out[SHA256_DIGEST_LENGTH];
+  if (alg == DigestAlgorithm::Md5) {
+    MD5_CTX ctx;
+    if (MD5_Init(&ctx) != 1 || MD5_Update(&ctx, data.data(), data.size()) != 1 ||
+        MD5_Final(out, &ctx) != 1)
+      cryptoFailure("MD5");
+    return toHex(out, MD5_DIGEST_LENGTH);
+  }
+  SHA256_CTX ctx;
+  if (SHA256_Init(&ctx) != 1 || SHA256_Update(&ctx, data.data(), data.size()) != 1 ||
+      SHA256_Final(out, &ctx) != 1)
+    cryptoFailure("SHA256");
+  return toHex(out, SHA256_DIGEST_LENGTH);
 }
 
 std::string computeHa1(DigestAlgorithm alg, std::string_view user, std::string_view realm,

@@ -90,6 +90,7 @@ std::string makeAor(std::string_view user, std::string_view domain) {
 Registrar::Registrar(RegistrarConfig config, sip::TransactionLayer& transactions,
                      Authenticator& auth, BindingStore& store, std::function<std::int64_t()> now)
     : config_(std::move(config)),
+      log_(core::logger("registrar")),
       transactions_(transactions),
       auth_(auth),
       store_(store),
@@ -157,7 +158,6 @@ std::string Registrar::statelessTag(const sip::Message& request) {
 
 std::unique_ptr<sip::Message> Registrar::process(const sip::Message& request, const sip::Flow& from,
                                                  std::string_view toTag, bool stateless) {
-  auto log = core::logger("registrar");
   const auto reply = [&](int status, std::string_view reason) {
     return sip::makeResponse(request, status, reason, std::string(toTag));
   };
@@ -316,8 +316,8 @@ std::unique_ptr<sip::Message> Registrar::process(const sip::Message& request, co
         store_.putBinding(b);
         b.storedExpires = b.expires;
       }
-      log->debug("{} bound {} for {}s via {} (Call-ID {})", aor, b.contact, u.expires, b.received,
-                 callId);
+      log_->debug("{} bound {} for {}s via {} (Call-ID {})", aor, b.contact, u.expires, b.received,
+                  callId);
     }
   }
 

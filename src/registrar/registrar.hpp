@@ -11,10 +11,15 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
+
+namespace spdlog {
+class logger;
+}
 
 namespace tandem::registrar {
 
@@ -78,6 +83,7 @@ class Registrar {
   void removeBinding(std::vector<Binding>& list, std::size_t index);
 
   RegistrarConfig config_;
+  std::shared_ptr<spdlog::logger> log_;  // looked up once: the registry takes a lock
   sip::TransactionLayer& transactions_;
   Authenticator& auth_;
   BindingStore& store_;
