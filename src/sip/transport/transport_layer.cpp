@@ -177,8 +177,10 @@ struct TransportLayer::Impl final : detail::ConnectionHost, AcceptHost {
     // Forget it before calling out, so that a send() from the callbacks does
     // not pick this connection.
     const auto key = remoteKey(c.transport(), c.flow().remote);
-    const auto it = byRemote.find(key);
-    if (it != byRemote.end() && it->second == id) byRemote.erase(it);
+    if (const auto it = byRemote.find(key); it != byRemote.end()) {
+      std::erase(it->second, id);
+      if (it->second.empty()) byRemote.erase(it);
+    }
     if (!wasOpen && c.transport() == Transport::Tls) {
       // Another domain that cannot be reached, or fails certificate checks,
       // is an operator's concern, as is a client refused for its
@@ -215,7 +217,7 @@ struct TransportLayer::Impl final : detail::ConnectionHost, AcceptHost {
                           : detail::makeTcpConnection(*this, id, std::move(socket));
     const core::Endpoint remote{peer.address(), peer.port()};
     connections.emplace(id, connection);
-    byRemote[remoteKey(transport, remote)] = id;
+    byRemote[remoteKey(transport, remote)].push_back(id);
     connection->startAccepted(remote, local);
   }
 
@@ -311,10 +313,13 @@ struct TransportLayer::Impl final : detail::ConnectionHost, AcceptHost {
     }
     if (!isUsableDestination(to.remote)) return false;
     if (const auto it = byRemote.find(remoteKey(transport, to.remote)); it != byRemote.end()) {
-      const auto found = connections.find(it->second);
-      if (found != connections.end() && found->second->usable() && found->second->mayCarry(to)) {
-        found->second->send(std::move(data), to);
-        return true;
+      // The newest first; TLS ones only for the domain they proved.
+      for (auto id = it->second.rbegin(); id != it->second.rend(); ++id) {
+        const auto found = connections.find(*id);
+        if (found != connections.end() && found->second->usable() && found->second->mayCarry(to)) {
+          found->second->send(std::move(data), to);
+          return true;
+        }
       }
     }
     return connect(*acceptor, to, std::move(data));
@@ -353,7 +358,7 @@ struct TransportLayer::Impl final : detail::ConnectionHost, AcceptHost {
                           ? tls->makeOutgoing(*this, id, std::move(socket), checked)
                           : detail::makeTcpConnection(*this, id, std::move(socket));
     connections.emplace(id, connection);
-    byRemote[key] = id;
+    byRemote[key].push_back(id);
     failures.erase(key);
     connection->startConnect(to.remote);  // completes later, never from here
     connection->send(std::move(data), to);
@@ -418,9 +423,10 @@ struct TransportLayer::Impl final : detail::ConnectionHost, AcceptHost {
   std::unique_ptr<detail::TlsFactory> tls;
   std::unordered_map<ConnectionId, std::shared_ptr<Connection>> connections;
   std::unordered_map<ConnectionId, Channel> channels;
-  // Open (or opening) connection per remote address, accepted ones included,
-  // for reuse (RFC 3261 §18.1.1, §18.2.2).
-  std::map<RemoteKey, ConnectionId> byRemote;
+  // Open (or opening) connections per remote address, accepted ones
+  // included, oldest first, for reuse (RFC 3261 §18.1.1, §18.2.2). Usually
+  // one; TLS to several domains served at one address has one per domain.
+  std::map<RemoteKey, std::vector<ConnectionId>> byRemote;
   // Why the last connection to a destination failed (failureReason()).
   RemoteNotes failures;
   // The SIP domain TLS destinations were last reached for.

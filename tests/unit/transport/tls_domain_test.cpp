@@ -154,6 +154,31 @@ TEST_F(TlsDomainTest, ConnectionsAreReusedOnlyForTheirDomain) {
   EXPECT_EQ(link.clientSeen.failed[0], link.to("c.test"));
   EXPECT_EQ(link.serverSeen.messages.size(), 3u);
   EXPECT_EQ(link.client.connectionCount(), 1u);  // b.test's is still there
+  // ... and still found for b.test: the failed attempt did not hide it.
+  ASSERT_TRUE(link.send("b.test", "MESSAGE sip:b.test SIP/2.0"));
+  ASSERT_TRUE(runUntil(io, [&] { return link.serverSeen.messages.size() == 4; }));
+  EXPECT_EQ(link.serverSeen.messages[3].from.connection,
+            link.serverSeen.messages[0].from.connection);
+  EXPECT_EQ(link.client.connectionCount(), 1u);
+}
+
+// Two domains served at one address (checks off, so both handshakes pass):
+// each keeps its own connection, however their requests alternate.
+TEST_F(TlsDomainTest, DomainsSharingAnAddressKeepAConnectionEach) {
+  Link link(io, options(*b_), options(*a_, /*verifyDomains=*/false));
+  for (int i = 0; i < 6; ++i) {
+    const std::string domain = i % 2 == 0 ? "b.test" : "c.test";
+    ASSERT_TRUE(link.send(domain, "MESSAGE sip:" + domain + " SIP/2.0"));
+    ASSERT_TRUE(
+        runUntil(io, [&] { return link.serverSeen.messages.size() == std::size_t(i + 1); }));
+  }
+  EXPECT_EQ(link.client.connectionCount(), 2u);
+  for (std::size_t i = 2; i < 6; ++i)
+    EXPECT_EQ(link.serverSeen.messages[i].from.connection,
+              link.serverSeen.messages[i - 2].from.connection)
+        << i;
+  EXPECT_NE(link.serverSeen.messages[0].from.connection,
+            link.serverSeen.messages[1].from.connection);
 }
 
 // An in-dialog request goes to the address in a Record-Route entry, without
