@@ -288,7 +288,7 @@ void Session::login(const Json& id, const Json& params) {
       core::logger("gateway")->warn(
           "logins from {} refused unchecked for {} s: {} failed logins",
           LoginLimiter::describe(address),
-          std::chrono::ceil<std::chrono::seconds>(gateway_.config().loginFailureWindow).count(),
+          std::chrono::ceil<std::chrono::seconds>(limiter.retryAfter(address, now)).count(),
           gateway_.config().maxLoginFailures);
     }
   };
