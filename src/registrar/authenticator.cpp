@@ -183,9 +183,8 @@ std::unique_ptr<sip::Message> Authenticator::challenge(const sip::Message& reque
   const auto headerId = proxy ? sip::HeaderId::ProxyAuthenticate : sip::HeaderId::WwwAuthenticate;
   // Browsers (a request over WebSocket) get the MD5 challenge alone: their
   // SIP stacks keep only the last challenge header and know only MD5.
-  const auto via = request.topVia();
-  const bool browser =
-      via && (sip::iequals(via->transport, "WS") || sip::iequals(via->transport, "WSS"));
+  const auto transport = request.topViaTransport();
+  const bool browser = sip::iequals(transport, "WS") || sip::iequals(transport, "WSS");
   for (auto& value : makeChallenges(nonces_, realm_, stale, {}, browser)) {
     response->appendHeader(headerId, std::move(value));
   }

@@ -212,6 +212,25 @@ std::optional<Via> Message::topVia() const {
   return Via::parse(top);
 }
 
+std::string_view Message::topViaTransport() const {
+  //   sent-protocol = protocol-name SLASH protocol-version SLASH transport
+  //   SLASH = SWS "/" SWS
+  const Header* h = find(HeaderId::Via);
+  if (!h) return {};
+  const std::string_view v = h->value;
+  const auto first = v.find('/');
+  if (first == std::string_view::npos) return {};
+  const auto second = v.find('/', first + 1);
+  if (second == std::string_view::npos) return {};
+  std::size_t i = second + 1;
+  while (i < v.size() && isLws(v[i]))
+    ++i;
+  std::size_t end = i;
+  while (end < v.size() && is(v[end], kToken))
+    ++end;
+  return v.substr(i, end - i);
+}
+
 std::optional<NameAddr> Message::from() const {
   const Header* h = find(HeaderId::From);
   return h ? NameAddr::parse(h->value) : std::nullopt;

@@ -110,6 +110,9 @@ class Message {
 
   // ---- Typed access (parsed on demand; nullopt when absent or malformed)
   std::optional<Via> topVia() const;
+  // The transport of the top Via ("UDP", "WS", ...) as written, without
+  // parsing the rest of it; "" when absent or unreadable.
+  std::string_view topViaTransport() const;
   std::optional<NameAddr> from() const;
   std::optional<NameAddr> to() const;
   std::string_view callId() const { return first(HeaderId::CallId); }

@@ -63,6 +63,24 @@ TEST(MessageParse, Request) {
   EXPECT_EQ(m->first(HeaderId::Route), "");
 }
 
+TEST(MessageParse, TopViaTransportReadsTheFirstViaOnly) {
+  const std::pair<std::string_view, std::string_view> cases[] = {
+      {"Via: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bK776asdhds", "UDP"},
+      {"v: SIP/2.0/ws df7jal23ls0d.invalid;branch=z9hG4bK776asdhds", "ws"},
+      {"Via: SIP / 2.0 / WSS a.invalid;branch=z9hG4bK776asdhds", "WSS"},
+      {"Via: SIP/2.0/\r\n TCP a.example;branch=z9hG4bK776asdhds", "TCP"},
+      {"Via: SIP/2.0/TLS a.example;branch=z9hG4bK1, SIP/2.0/UDP b.example;branch=z9hG4bK2", "TLS"},
+  };
+  for (const auto& [via, transport] : cases) {
+    const auto text = replaceAll(std::string(kInvite),
+                                 "Via: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bK776asdhds", via);
+    const auto m = mustParse(text);
+    ASSERT_NE(m, nullptr) << via;
+    EXPECT_EQ(m->topViaTransport(), transport) << via;
+    EXPECT_EQ(m->topViaTransport(), m->topVia()->transport) << via;
+  }
+}
+
 TEST(MessageParse, Response) {
   auto m = mustParse(
       "SIP/2.0 180 Ringing\r\n"

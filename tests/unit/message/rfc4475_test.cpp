@@ -150,6 +150,10 @@ TEST_P(Rfc4475, Verdict) {
   ParseResult r = Message::parse(readData(c.file));
   if (c.ok) {
     ASSERT_TRUE(r.ok()) << c.file << ": " << r.error;
+    // The quick read of the top Via's transport agrees with the full parse
+    // (wsinv spreads "SIP / 2.0 / UDP" over folded lines).
+    ASSERT_TRUE(r.message->topVia()) << c.file;
+    EXPECT_EQ(r.message->topViaTransport(), r.message->topVia()->transport) << c.file;
     // Round trip: what we write parses to the same headers and body.
     std::string wire = r.message->serialize();
     ParseResult again = Message::parse(wire);
