@@ -16,7 +16,6 @@
 #include <array>
 #include <map>
 #include <random>
-#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -271,11 +270,6 @@ struct TransactionLayer::Impl final : TransactionHost {
     if (it == byConnection.end()) return;
     it->second.erase(id);
     if (it->second.empty()) byConnection.erase(it);
-  }
-
-  using RemoteKey = std::tuple<Transport, boost::asio::ip::address, std::uint16_t>;
-  static RemoteKey remoteKey(const Flow& f) {
-    return {f.transport, f.remote.address, f.remote.port};
   }
 
   void forgetUnbound(const Flow& flow, TransactionId id) {
@@ -593,7 +587,7 @@ void TransactionLayer::onConnectionClosed(ConnectionId id) {
 void TransactionLayer::onSendFailed(const Flow& to) {
   if (!isReliable(to.transport)) return;
   std::vector<TransactionId> ids;
-  if (const auto it = impl_->unbound.find(Impl::remoteKey(to)); it != impl_->unbound.end())
+  if (const auto it = impl_->unbound.find(remoteKey(to)); it != impl_->unbound.end())
     ids.assign(it->second.begin(), it->second.end());
   if (to.connection != 0) {
     if (const auto it = impl_->byConnection.find(to.connection); it != impl_->byConnection.end()) {

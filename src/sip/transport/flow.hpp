@@ -4,10 +4,13 @@
 
 #include "core/endpoint.hpp"
 
+#include <boost/asio/ip/address.hpp>
+
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 namespace tandem::sip {
@@ -40,6 +43,17 @@ struct Flow {
 
   friend bool operator==(const Flow&, const Flow&) = default;
 };
+
+// A destination regardless of connection: transport, address and port. The
+// key of what is kept per peer (open connections, why the last one failed,
+// transactions waiting for a connection to it).
+using RemoteKey = std::tuple<Transport, boost::asio::ip::address, std::uint16_t>;
+inline RemoteKey remoteKey(Transport t, const core::Endpoint& remote) {
+  return {t, remote.address, remote.port};
+}
+inline RemoteKey remoteKey(const Flow& f) {
+  return remoteKey(f.transport, f.remote);
+}
 
 // Anything that can put bytes on the wire. The transaction layer talks to the
 // network only through this, so tests replace it with a recorder.

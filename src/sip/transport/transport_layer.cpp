@@ -27,7 +27,6 @@
 #include <deque>
 #include <limits>
 #include <map>
-#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -108,12 +107,6 @@ class Acceptor : public std::enable_shared_from_this<Acceptor> {
   core::Endpoint local_;
   asio::steady_timer retry_;
 };
-
-using RemoteKey = std::tuple<Transport, asio::ip::address, std::uint16_t>;
-
-RemoteKey remoteKey(Transport t, const core::Endpoint& e) {
-  return {t, e.address, e.port};
-}
 
 bool isUsableDestination(const core::Endpoint& e) {
   return e.port != 0 && !e.address.is_unspecified();
