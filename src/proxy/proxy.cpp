@@ -786,9 +786,7 @@ void Proxy::onServerTransactionGone(sip::TransactionId tx) {
 
 // ---------------------------------------------------------------- responses
 
-void Proxy::forwardResponse(Context& ctx, const sip::Message& response,
-                            std::unique_ptr<sip::Message>* owned) {
-  auto copy = owned != nullptr && *owned ? std::move(*owned) : response.clone();
+void Proxy::forwardResponse(Context& ctx, std::unique_ptr<sip::Message> copy) {
   copy->removeFirstValue(sip::HeaderId::Via);  // ours (§16.7 step 3)
   if (!copy->has(sip::HeaderId::Via)) return;  // was meant for us
   if (ctx.request->method() == sip::Method::Invite && copy->status() >= 200 && copy->status() < 300)
@@ -806,6 +804,8 @@ void Proxy::onResponseOwned(sip::TransactionId tx, std::unique_ptr<sip::Message>
 
 void Proxy::handleResponse(sip::TransactionId tx, const sip::Message& response,
                            std::unique_ptr<sip::Message>* owned) {
+  // The response to pass on or keep, taken at most once: the layer's own
+  // message when it was handed over, else a copy.
   const auto take = [&] {
     return owned != nullptr && *owned ? std::move(*owned) : response.clone();
   };
@@ -843,7 +843,7 @@ void Proxy::handleResponse(sip::TransactionId tx, const sip::Message& response,
     if (status == 100 || ctx.finalSent) return;  // 100 is hop-by-hop (§16.7 step 5)
     // Timer C restarts on every provisional response (§16.7 step 2).
     if (branch.timerC) armTimerC(ctx, branch);
-    forwardResponse(ctx, response, owned);
+    forwardResponse(ctx, take());
     return;
   }
 
@@ -854,7 +854,7 @@ void Proxy::handleResponse(sip::TransactionId tx, const sip::Message& response,
     ctx.finalSent = true;
     ctx.answered = true;
     if (ctx.request->method() == sip::Method::Invite) trackDialog(ctx, branch, response);
-    forwardResponse(ctx, response, owned);
+    forwardResponse(ctx, take());
     if (!branch.done) {
       branch.done = true;
       branch.status = status;

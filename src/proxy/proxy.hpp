@@ -172,8 +172,8 @@ class Proxy final : public sip::TransactionUser, private sip::ClientTransactionU
   void cancelPending(Context& ctx, std::size_t except);
   void sendBest(Context& ctx);
   void maybeFinish(Context& ctx);
-  void forwardResponse(Context& ctx, const sip::Message& response,
-                       std::unique_ptr<sip::Message>* owned);
+  // Sends `copy` (a response of one of ctx's branches) upstream, minus our Via.
+  void forwardResponse(Context& ctx, std::unique_ptr<sip::Message> copy);
   // Dialogs with a browser side, kept from their 2xx to their BYE.
   void trackDialog(const Context& ctx, const Branch& branch, const sip::Message& ok);
   void noteInDialogRequest(const sip::Message& request);
