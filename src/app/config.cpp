@@ -9,8 +9,10 @@
 #include <algorithm>
 #include <charconv>
 #include <filesystem>
+#include <iterator>
 #include <set>
 #include <sstream>
+#include <utility>
 
 namespace tandem::app {
 namespace {
@@ -69,6 +71,13 @@ void rejectUnknownKeys(const toml::table& table, std::string_view section,
     }
   }
 }
+
+// federation.tls_client_auth, as written and as meant.
+constexpr std::pair<std::string_view, sip::TlsClientAuth> kClientAuthNames[] = {
+    {"none", sip::TlsClientAuth::None},
+    {"request", sip::TlsClientAuth::Request},
+    {"require", sip::TlsClientAuth::Require},
+};
 
 // An array of strings; absent keys leave `out` unchanged.
 void readStrings(const toml::table& table, std::string_view section, std::string_view name,
@@ -258,17 +267,15 @@ void loadConfigFile(const std::string& path, Config& config) {
     readDuration(*t, "federation", "dns_timeout_ms", config.dnsTimeout);
     readDuration(*t, "federation", "failover_timeout_ms", config.failoverTimeout);
     read(*t, "federation", "tls_verify", config.federationTlsVerify);
-    std::string clientAuth;
-    read(*t, "federation", "tls_client_auth", clientAuth);
-    if (clientAuth == "none") {
-      config.tlsClientAuth = sip::TlsClientAuth::None;
-    } else if (clientAuth == "request") {
-      config.tlsClientAuth = sip::TlsClientAuth::Request;
-    } else if (clientAuth == "require") {
-      config.tlsClientAuth = sip::TlsClientAuth::Require;
-    } else if (t->contains("tls_client_auth")) {
-      fail("federation.tls_client_auth", clientAuth,
-           "use none, request (ask for a client certificate) or require");
+    if (t->contains("tls_client_auth")) {
+      std::string text;
+      read(*t, "federation", "tls_client_auth", text);
+      const auto* it = std::find_if(std::begin(kClientAuthNames), std::end(kClientAuthNames),
+                                    [&](const auto& n) { return n.first == text; });
+      if (it == std::end(kClientAuthNames))
+        fail("federation.tls_client_auth", text,
+             "use none, request (ask for a client certificate) or require");
+      config.tlsClientAuth = it->second;
     }
     readStrings(*t, "federation", "peers", config.peers);
     if (const auto* node = t->get("routes")) {
@@ -331,8 +338,10 @@ void validateFederation(Config& config) {
   if (config.tlsClientAuth != sip::TlsClientAuth::None &&
       std::none_of(config.listen.begin(), config.listen.end(),
                    [](const ListenSpec& l) { return l.transport == sip::Transport::Tls; })) {
-    fail("federation.tls_client_auth",
-         config.tlsClientAuth == sip::TlsClientAuth::Request ? "request" : "require",
+    const auto* named =
+        std::find_if(std::begin(kClientAuthNames), std::end(kClientAuthNames),
+                     [&](const auto& n) { return n.second == config.tlsClientAuth; });
+    fail("federation.tls_client_auth", std::string(named->first),
          "client certificates are asked for on TLS listeners, and sip.listen has none");
   }
 

@@ -9,8 +9,8 @@
 #include "sip/transport/transport_layer.hpp"
 
 #include <fmt/format.h>
-#include <array>
 
+#include <array>
 #include <cctype>
 #include <cstdlib>
 #include <map>
