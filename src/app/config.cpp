@@ -212,7 +212,7 @@ void loadConfigFile(const std::string& path, Config& config) {
   if (const auto* t = section(root, "sip")) {
     rejectUnknownKeys(*t, "sip",
                       {"listen", "advertise", "max_message_size", "tcp_idle_timeout",
-                       "udp_receive_buffer", "t1_ms", "t2_ms", "t4_ms"});
+                       "udp_receive_buffer", "udp_batch_delay_us", "t1_ms", "t2_ms", "t4_ms"});
     if (const auto* node = t->get("listen")) {
       const auto* array = node->as_array();
       if (!array) fail("sip.listen", valueText(*node), "expected an array of strings");
@@ -227,6 +227,7 @@ void loadConfigFile(const std::string& path, Config& config) {
     read(*t, "sip", "max_message_size", config.maxMessageSize);
     readDuration(*t, "sip", "tcp_idle_timeout", config.tcpIdleTimeout);
     read(*t, "sip", "udp_receive_buffer", config.udpReceiveBuffer);
+    readDuration(*t, "sip", "udp_batch_delay_us", config.udpBatchDelay);
     readDuration(*t, "sip", "t1_ms", config.t1);
     readDuration(*t, "sip", "t2_ms", config.t2);
     readDuration(*t, "sip", "t4_ms", config.t4);
@@ -478,6 +479,12 @@ void validate(Config& config) {
   if (config.tcpIdleTimeout.count() < 1)
     fail("sip.tcp_idle_timeout", std::to_string(config.tcpIdleTimeout.count()),
          "must be at least 1 second");
+  // Beyond a few milliseconds the pause would show in call set-up and eat into
+  // T1's retransmission timing.
+  if (config.udpBatchDelay.count() < 0 || config.udpBatchDelay.count() > 5000) {
+    fail("sip.udp_batch_delay_us", std::to_string(config.udpBatchDelay.count()),
+         "must be between 0 (read each datagram at once) and 5000");
+  }
   if (config.t1.count() < 1)
     fail("sip.t1_ms", std::to_string(config.t1.count()), "must be at least 1 ms");
   if (config.t2 < config.t1)

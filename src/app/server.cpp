@@ -143,6 +143,7 @@ int serve(const Config& config) {
   transportOptions.maxMessageSize = config.maxMessageSize;
   transportOptions.idleTimeout = config.tcpIdleTimeout;
   transportOptions.udpReceiveBuffer = config.udpReceiveBuffer;
+  transportOptions.udpBatchDelay = config.udpBatchDelay;
   transportOptions.tlsCertFile = config.tlsCert;
   transportOptions.tlsKeyFile = config.tlsKey;
   transportOptions.tlsCaFile = config.tlsCaFile;

@@ -54,7 +54,7 @@ Outcome ClientInviteTransaction::complete(const Message& response) {
   // A lost ACK is recovered by the server's retransmission of the response.
   if (reliable()) {
     keepOnly();
-    sendOnce(std::move(ack));
+    sendOnce(std::move(ack), SendMode::Deferrable);
     return Outcome::terminate(Outcome::Report::Response);  // Timer D is 0
   }
   // From here on only the ACK is kept, for retransmitted finals.

@@ -65,10 +65,10 @@ ClientTransaction::ClientTransaction(TransactionHost& host, TransactionId id, co
 bool ClientTransaction::sendRequest() {
   bool ok;
   if (reliable()) {
-    ok = sendOnce(request_->serialize());
+    ok = sendOnce(request_->serialize(), SendMode::Checked);
   } else {
     bytes_ = request_->serialize();
-    ok = sendCopy(bytes_);
+    ok = sendCopy(bytes_, SendMode::Checked);
   }
   if (!ok) deferFailure();
   return ok;
@@ -81,9 +81,9 @@ bool ServerTransaction::sendResponse(const Message& response, bool keep) {
   bool ok;
   if (keep && !reliable()) {
     lastResponse_ = response.serialize();
-    ok = sendCopy(lastResponse_);
+    ok = sendCopy(lastResponse_, SendMode::Deferrable);
   } else {
-    ok = sendOnce(response.serialize());
+    ok = sendOnce(response.serialize(), SendMode::Deferrable);
   }
   if (!ok) {
     deferFailure();
@@ -94,7 +94,7 @@ bool ServerTransaction::sendResponse(const Message& response, bool keep) {
 }
 
 bool ServerTransaction::resendLast() {
-  return lastResponse_.empty() || sendCopy(lastResponse_);
+  return lastResponse_.empty() || sendCopy(lastResponse_, SendMode::Deferrable);
 }
 
 }  // namespace tandem::sip

@@ -64,6 +64,12 @@ struct Outcome {
   static Outcome finalResponse() { return {Report::Response, false, false, true}; }
 };
 
+// Checked: the sender learns at once whether the message left (a client
+// transaction's request: a failure fails it over). Deferrable: a response or
+// an ACK, which may wait for the end of the batch being received
+// (TransportSender::sendDeferrable).
+enum class SendMode : std::uint8_t { Checked, Deferrable };
+
 // Implemented by the layer.
 class TransactionHost {
  public:
@@ -71,8 +77,8 @@ class TransactionHost {
   virtual core::TimerService::TimerId startTimer(core::Millis delay, TransactionId tx,
                                                  TxTimer which) = 0;
   virtual void cancelTimer(core::TimerService::TimerId id) = 0;
-  // False when the transport refused the message.
-  virtual bool send(const Flow& to, std::string bytes) = 0;
+  // False when the transport refused the message (known at once for Checked).
+  virtual bool send(const Flow& to, std::string bytes, SendMode mode) = 0;
 
  protected:
   ~TransactionHost() = default;
@@ -123,8 +129,10 @@ class Transaction {
   void deferFailure();
 
   // Sends bytes the caller keeps for retransmission (one copy goes to the transport).
-  bool sendCopy(const std::string& bytes) { return host_.send(flow_, bytes); }
-  bool sendOnce(std::string bytes) { return host_.send(flow_, std::move(bytes)); }
+  bool sendCopy(const std::string& bytes, SendMode mode) { return host_.send(flow_, bytes, mode); }
+  bool sendOnce(std::string bytes, SendMode mode) {
+    return host_.send(flow_, std::move(bytes), mode);
+  }
 
  private:
   TransactionHost& host_;
@@ -163,7 +171,7 @@ class ClientTransaction : public Transaction {
   bool sendRequest();
   // Sends the kept bytes again: the request before the final response, the
   // ACK for a non-2xx final after it (INVITE, Completed).
-  bool resend() { return bytes_.empty() || sendCopy(bytes_); }
+  bool resend() { return bytes_.empty() || sendCopy(bytes_, SendMode::Checked); }
   // The final response arrived: frees the request's bytes (the request goes
   // once the TU has seen the response, see Outcome::releaseRequest). With
   // `ack` (INVITE, non-2xx, unreliable transports) the ACK's bytes stay for

@@ -141,8 +141,9 @@ struct TransactionLayer::Impl final : TransactionHost {
 
   void cancelTimer(core::TimerService::TimerId id) override { timers.cancel(id); }
 
-  bool send(const Flow& to, std::string bytes) override {
-    return transport.send(to, std::move(bytes));
+  bool send(const Flow& to, std::string bytes, SendMode mode) override {
+    return mode == SendMode::Checked ? transport.send(to, std::move(bytes))
+                                     : transport.sendDeferrable(to, std::move(bytes));
   }
 
   // ---- Lookup
@@ -430,7 +431,7 @@ struct TransactionLayer::Impl final : TransactionHost {
     const auto response =
         makeResponse(*m, status, reason.empty() ? reasonFrom(result.error) : std::string(reason),
                      needTag && m->has(HeaderId::To) ? newTag() : "");
-    transport.send(responseFlow(*via, from), response->serialize());
+    transport.sendDeferrable(responseFlow(*via, from), response->serialize());
   }
 
   core::TimerService& timers;
@@ -519,13 +520,13 @@ const Flow* TransactionLayer::clientFlow(TransactionId tx) const {
 }
 
 bool TransactionLayer::sendStateless(const Message& message, const Flow& to) {
-  return impl_->transport.send(to, message.serialize());
+  return impl_->transport.sendDeferrable(to, message.serialize());
 }
 
 bool TransactionLayer::respondStateless(const Message& response, const Flow& from) {
   const auto via = response.topVia();
   if (!via) return false;
-  return impl_->transport.send(responseFlow(*via, from), response.serialize());
+  return impl_->transport.sendDeferrable(responseFlow(*via, from), response.serialize());
 }
 
 std::string TransactionLayer::newBranch() {

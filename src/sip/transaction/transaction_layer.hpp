@@ -124,7 +124,9 @@ class TransactionLayer final : public TransportListener {
 
   // ---- Stateless
   // Sends a message outside any transaction (ACK for 2xx, stray 2xx, stateless
-  // responses). Returns false if the transport refused.
+  // responses). Returns false if the transport refused; over UDP the message
+  // may leave at the end of the batch being received, and a failure then goes
+  // to the log only (TransportSender::sendDeferrable).
   bool sendStateless(const Message& message, const Flow& to);
   // Sends a response to a request that has no server transaction (see
   // TransactionUser::answerStatelessly), routed by its top Via exactly as

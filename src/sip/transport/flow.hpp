@@ -66,6 +66,14 @@ class TransportSender {
   // transport, connection closed and no way to reopen); asynchronous failures
   // after that are reported through TransportListener::onSendFailed.
   virtual bool send(const Flow& to, std::string data) = 0;
+  // The same for a message whose sender needs no answer now (responses, ACKs):
+  // it may wait until the end of the batch of received datagrams being handled
+  // and leave with the others in one system call (UDP). A failure to send it
+  // then goes to the log, and the message counts as lost on the way, which
+  // retransmissions and timeouts deal with.
+  virtual bool sendDeferrable(const Flow& to, std::string data) {
+    return send(to, std::move(data));
+  }
   // The address to advertise in Via / Record-Route for a transport (the
   // listening address, or the configured advertised address); nullopt when
   // Tandem does not listen on that transport.

@@ -237,7 +237,8 @@ struct TransportLayer::Impl final : detail::ConnectionHost, AcceptHost {
     if (ec) return fail("bind");
     socket.non_blocking(true, ec);
     if (ec) return fail("non-blocking mode");
-    auto udpListener = std::make_shared<detail::UdpListener>(std::move(socket), listener, logger);
+    auto udpListener = std::make_shared<detail::UdpListener>(std::move(socket), listener, logger,
+                                                             opts.udpBatchDelay);
     udp.push_back(udpListener);
     udpListener->start();
     logger->info("listening on UDP {}", udpListener->local().toString());
@@ -463,6 +464,14 @@ void TransportLayer::setAdvertised(Transport t, const core::Endpoint& at) {
 }
 
 bool TransportLayer::send(const Flow& to, std::string data) {
+  return send(to, std::move(data), false);
+}
+
+bool TransportLayer::sendDeferrable(const Flow& to, std::string data) {
+  return send(to, std::move(data), true);
+}
+
+bool TransportLayer::send(const Flow& to, std::string data, bool deferrable) {
   if (impl_->stopped) return false;
   // `--log-level trace`: every message's first line, both ways (the other
   // way in onMessage's caller), for following a call through the server.
@@ -474,7 +483,7 @@ bool TransportLayer::send(const Flow& to, std::string data) {
     case Transport::Udp: {
       if (!isUsableDestination(to.remote)) return false;
       detail::UdpListener* socket = impl_->pickUdp(to);
-      return socket != nullptr && socket->send(to.remote, std::move(data));
+      return socket != nullptr && socket->send(to.remote, std::move(data), deferrable);
     }
     case Transport::Tcp:
     case Transport::Tls:

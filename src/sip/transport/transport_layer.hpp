@@ -27,6 +27,10 @@ struct TransportOptions {
   std::size_t maxMessageSize = 65535;              // larger stream messages close the connection
   std::chrono::seconds idleTimeout{300};           // stream connections with no traffic
   std::size_t udpReceiveBuffer = 4 * 1024 * 1024;  // SO_RCVBUF; the kernel may cap it
+  // While datagrams arrive more often than every two of this, a UDP socket is
+  // read this long after the last read rather than at each arrival (one wake-up
+  // for several; see UdpListener). 0: every arrival is read at once.
+  std::chrono::microseconds udpBatchDelay{300};
   // Our certificate chain and key: needed for a TLS listener, and presented
   // as client certificate on outgoing TLS connections when a server asks.
   std::string tlsCertFile, tlsKeyFile;
@@ -69,6 +73,7 @@ class TransportLayer final : public TransportSender {
   void setAdvertised(Transport t, const core::Endpoint& at);
 
   bool send(const Flow& to, std::string data) override;
+  bool sendDeferrable(const Flow& to, std::string data) override;
   std::optional<core::Endpoint> advertised(Transport t) const override;
   bool connectionOpen(ConnectionId id) const override;
   std::string failureReason(const Flow& to) const override;
@@ -96,6 +101,8 @@ class TransportLayer final : public TransportSender {
   std::size_t connectionCount() const;
 
  private:
+  bool send(const Flow& to, std::string data, bool deferrable);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

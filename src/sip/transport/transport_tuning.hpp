@@ -19,6 +19,10 @@ inline constexpr int kUdpReadBatch = 64;
 // (virtual memory; pages are touched only by datagrams that large).
 inline constexpr std::size_t kUdpSlots = 16;
 
+// Datagrams sent with one sendmmsg() call: the answers to one received batch
+// (kUdpSlots) and then some, for requests forked to several contacts.
+inline constexpr std::size_t kUdpSendBatch = 32;
+
 // First size of a stream connection's read buffer: a typical SIP message with
 // SDP is 1-4 KiB, so most connections never grow it.
 inline constexpr std::size_t kStreamInitialBuffer = 8 * 1024;

@@ -6,9 +6,11 @@
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 namespace tandem::sip::detail {
 namespace asio = boost::asio;
@@ -94,11 +96,14 @@ bool wouldBlock(const error_code& ec) {
 }  // namespace
 
 UdpListener::UdpListener(asio::ip::udp::socket socket, TransportListener& listener,
-                         std::shared_ptr<spdlog::logger> log)
+                         std::shared_ptr<spdlog::logger> log, std::chrono::microseconds batchDelay)
     : socket_(std::move(socket)),
       listener_(&listener),
       log_(std::move(log)),
-      slots_(std::make_unique_for_overwrite<Slots>()) {
+      slots_(std::make_unique_for_overwrite<Slots>()),
+      batchDelay_(batchDelay),
+      paceTimer_(socket_.get_executor()) {
+  outgoing_.reserve(tuning::kUdpSendBatch);
   for (std::size_t i = 0; i < tuning::kUdpSlots; ++i) {
     slots_->iov[i].iov_base = slots_->buffers + i * tuning::kMaxDatagram;
     slots_->iov[i].iov_len = tuning::kMaxDatagram;
@@ -123,7 +128,8 @@ void UdpListener::start() {
 // datagram that arrives later, so no extra read has to see EAGAIN first (one
 // system call fewer per wake-up, which is most of them at moderate load).
 // Unconnected UDP sockets get no ICMP errors (no IP_RECVERR), so a short batch
-// is not an error left pending in front of more data.
+// is not an error left pending in front of more data. What the datagrams of a
+// batch cause to be sent waits for the end of the batch (flush()).
 void UdpListener::onReadable(const error_code& ec) {
   if (listener_ == nullptr || ec == asio::error::operation_aborted) return;
   if (ec) log_->warn("UDP {}: wait failed: {}", flow_.local.toString(), ec.message());
@@ -146,23 +152,51 @@ void UdpListener::onReadable(const error_code& ec) {
       }
       break;
     }
+    delivering_ = true;
     for (int i = 0; i < n; ++i) {
       auto& sender = slots_->senders[i];
       sender.resize(slots_->headers[i].msg_hdr.msg_namelen);
       deliver(slots_->buffers + static_cast<std::size_t>(i) * tuning::kMaxDatagram,
               slots_->headers[i].msg_len, sender);
-      if (listener_ == nullptr) return;  // the listener shut the layer down
+      if (listener_ == nullptr) return;  // the listener shut the layer down (close() flushed)
     }
+    delivering_ = false;
+    flush();
     total += n;
     if (static_cast<std::size_t>(n) < tuning::kUdpSlots) break;
   }
-  if (total < tuning::kUdpReadBatch) {
-    start();
-  } else {
+  scheduleRead(total);
+}
+
+// While datagrams come more often than every two batchDelay_, pause for
+// batchDelay_ between reads and let them gather: one timer wake-up then
+// serves several datagrams, where the reactor would wake the loop for each
+// (a wake-up and an epoll_wait cost about as much as handling a REGISTER's
+// datagram). A pause that gathered nothing returns the socket to the reactor,
+// so an idle or lightly loaded server reads each datagram as it arrives.
+void UdpListener::scheduleRead(int total) {
+  const bool paced = std::exchange(paced_, false);
+  if (total >= tuning::kUdpReadBatch) {
     // Yield to other handlers, then read on: more may be queued, and an edge-
     // triggered wait would not fire for datagrams already there.
     asio::post(socket_.get_executor(), [self = shared_from_this()] { self->onReadable({}); });
+    return;
   }
+  if (batchDelay_.count() > 0 && total > 0) {
+    const auto now = std::chrono::steady_clock::now();
+    const bool busy = paced || now - lastRead_ < 2 * batchDelay_;
+    lastRead_ = now;
+    if (busy) {
+      paceTimer_.expires_after(batchDelay_);
+      paceTimer_.async_wait([self = shared_from_this()](const error_code& e) {
+        if (e || self->listener_ == nullptr) return;
+        self->paced_ = true;
+        self->onReadable({});
+      });
+      return;
+    }
+  }
+  start();
 }
 
 void UdpListener::deliver(char* data, std::size_t n, const asio::ip::udp::endpoint& sender) {
@@ -190,30 +224,87 @@ void UdpListener::answerStun(const char* data, std::size_t n,
   socket_.send_to(asio::buffer(response, size), sender, 0, ignored);
 }
 
-bool UdpListener::send(const core::Endpoint& to, std::string data) {
-  const asio::ip::udp::endpoint destination(to.address, to.port);
+bool UdpListener::send(const core::Endpoint& to, std::string data, bool deferrable) {
+  asio::ip::udp::endpoint destination(to.address, to.port);
+  if (delivering_) {
+    outgoing_.push_back({destination, std::move(data)});
+    if (deferrable && outgoing_.size() < tuning::kUdpSendBatch) return true;
+    const bool sent = flush();  // this one last, behind those that waited
+    return deferrable || sent;
+  }
   error_code ec;
   socket_.send_to(asio::buffer(data), destination, 0, ec);
   if (!ec) return true;
   if (wouldBlock(ec)) {
-    // Rare (send buffer full): the only path that allocates per message.
-    auto pending = std::make_shared<std::string>(std::move(data));
-    socket_.async_send_to(
-        asio::buffer(*pending), destination,
-        [self = shared_from_this(), pending, to](const error_code& e, std::size_t) {
-          if (e && e != asio::error::operation_aborted) {
-            self->log_->debug("UDP send to {} failed: {}", to.toString(), e.message());
-          }
-        });
+    sendWhenWritable(destination, std::move(data));
     return true;
   }
   log_->debug("UDP send to {} failed: {}", to.toString(), ec.message());
   return false;
 }
 
+bool UdpListener::flush() {
+  bool lastSent = true;
+  std::size_t next = 0;
+  while (next < outgoing_.size()) {
+    mmsghdr headers[tuning::kUdpSendBatch];
+    iovec iov[tuning::kUdpSendBatch];
+    const std::size_t count = std::min(outgoing_.size() - next, tuning::kUdpSendBatch);
+    for (std::size_t i = 0; i < count; ++i) {
+      auto& out = outgoing_[next + i];
+      iov[i].iov_base = out.data.data();
+      iov[i].iov_len = out.data.size();
+      headers[i] = {};
+      headers[i].msg_hdr.msg_name = out.to.data();
+      headers[i].msg_hdr.msg_namelen = static_cast<socklen_t>(out.to.size());
+      headers[i].msg_hdr.msg_iov = &iov[i];
+      headers[i].msg_hdr.msg_iovlen = 1;
+    }
+    const int sent =
+        ::sendmmsg(socket_.native_handle(), headers, static_cast<unsigned>(count), MSG_DONTWAIT);
+    if (sent > 0) {
+      next += static_cast<std::size_t>(sent);
+      continue;
+    }
+    if (sent < 0 && errno == EINTR) continue;
+    if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      // Rare (send buffer full): these go one by one when it drains.
+      for (; next < outgoing_.size(); ++next)
+        sendWhenWritable(outgoing_[next].to, std::move(outgoing_[next].data));
+      break;
+    }
+    // sendmmsg() reports an error for the first datagram it could not send
+    // (after a partial success, on the call that retries from there).
+    const auto& failed = outgoing_[next];
+    log_->debug("UDP send to {} failed: {}",
+                core::Endpoint{failed.to.address(), failed.to.port()}.toString(),
+                sent < 0 ? std::strerror(errno) : "nothing sent");
+    if (next + 1 == outgoing_.size()) lastSent = false;
+    ++next;
+  }
+  outgoing_.clear();
+  return lastSent;
+}
+
+void UdpListener::sendWhenWritable(const asio::ip::udp::endpoint& to, std::string data) {
+  // The only path that allocates per message.
+  auto pending = std::make_shared<std::string>(std::move(data));
+  socket_.async_send_to(asio::buffer(*pending), to,
+                        [self = shared_from_this(), pending, to](const error_code& e, std::size_t) {
+                          if (e && e != asio::error::operation_aborted) {
+                            self->log_->debug("UDP send to {} failed: {}",
+                                              core::Endpoint{to.address(), to.port()}.toString(),
+                                              e.message());
+                          }
+                        });
+}
+
 void UdpListener::close() {
   listener_ = nullptr;
+  delivering_ = false;
+  flush();  // best effort, like the rest of a shutdown
   error_code ignored;
+  paceTimer_.cancel();
   socket_.close(ignored);
 }
 

@@ -80,6 +80,17 @@ TEST(Validate, DomainMustBeAHostName) {
   EXPECT_NE(errorOf([&] { validate(c); }).find("server.domain"), std::string::npos);
 }
 
+TEST(Validate, UdpBatchDelayIsBounded) {
+  Config c;
+  EXPECT_EQ(c.udpBatchDelay.count(), 300);  // the documented default
+  c.udpBatchDelay = std::chrono::microseconds(0);
+  EXPECT_EQ(errorOf([&] { validate(c); }), "");
+  c.udpBatchDelay = std::chrono::microseconds(5001);
+  EXPECT_NE(errorOf([&] { validate(c); }).find("sip.udp_batch_delay_us"), std::string::npos);
+  c.udpBatchDelay = std::chrono::microseconds(-1);
+  EXPECT_NE(errorOf([&] { validate(c); }).find("sip.udp_batch_delay_us"), std::string::npos);
+}
+
 TEST(LoadConfigFile, ReadsEveryKind) {
   Config c;
   const auto path = writeTemp(R"(
@@ -89,6 +100,7 @@ log_level = "debug"
 [sip]
 listen = ["udp:127.0.0.1:5070"]
 t1_ms = 250
+udp_batch_delay_us = 1000
 [registrar]
 min_expires = 30
 )");
@@ -99,6 +111,7 @@ min_expires = 30
   ASSERT_EQ(c.listen.size(), 1u);
   EXPECT_EQ(c.listen[0].endpoint.port, 5070);
   EXPECT_EQ(c.t1.count(), 250);
+  EXPECT_EQ(c.udpBatchDelay.count(), 1000);
   EXPECT_EQ(c.minExpires, 30);
   std::filesystem::remove(path);
 }

@@ -60,6 +60,115 @@ TEST_F(TransportLayerTest, UdpRoundTripFromTheListeningPort) {
   EXPECT_EQ(sender.port(), serverPort);  // RFC 3261 §18.2.2 symmetric response
 }
 
+// A UDP client socket on loopback with helpers to count and read datagrams.
+struct UdpClient {
+  asio::io_context io;
+  asio::ip::udp::socket socket{io, asio::ip::udp::endpoint(asio::ip::address_v4::loopback(), 0)};
+  asio::ip::udp::endpoint server;
+
+  explicit UdpClient(std::uint16_t port) : server(asio::ip::address_v4::loopback(), port) {}
+  void send(const std::string& data) { socket.send_to(asio::buffer(data), server); }
+  std::size_t waiting() { return socket.available(); }
+  // A datagram that has arrived ("" when none has).
+  std::string take() {
+    if (waiting() == 0) return {};
+    char buf[2048];
+    asio::ip::udp::endpoint sender;
+    return std::string(buf, socket.receive_from(asio::buffer(buf), sender));
+  }
+  // The next datagram, waiting for it while `loop` runs.
+  std::string receive(asio::io_context& loop) {
+    runUntil(loop, [&] { return waiting() > 0; });
+    return take();
+  }
+};
+
+// The answers to the datagrams of one read batch leave together at its end
+// (one sendmmsg), in the order they were sent; none leaves while the batch is
+// still being handled.
+TEST_F(TransportLayerTest, UdpAnswersToABatchLeaveTogetherInOrder) {
+  auto layer = make(recorder);
+  ASSERT_EQ(layer->listen(Transport::Udp, loopback()), "");
+  UdpClient client(port(*layer, Transport::Udp));
+  std::vector<std::size_t> waitingWhenAnswering;
+  recorder.reply = [&](const std::string&, const Flow& from) {
+    waitingWhenAnswering.push_back(client.waiting());
+    EXPECT_TRUE(layer->sendDeferrable(from, "answer " + std::to_string(recorder.messages.size())));
+  };
+  for (int i = 1; i <= 5; ++i)
+    client.send(sipMessage("OPTIONS sip:" + std::to_string(i) + "@127.0.0.1 SIP/2.0"));
+  ASSERT_TRUE(runUntil(io, [&] { return recorder.messages.size() == 5; }));
+  for (int i = 1; i <= 5; ++i)
+    EXPECT_EQ(client.receive(io), "answer " + std::to_string(i));
+  // All five were queued when the first was read, so they made one batch.
+  EXPECT_EQ(waitingWhenAnswering, std::vector<std::size_t>(5, 0));
+}
+
+// A send that must report failure at once (a client transaction's request)
+// goes out during the batch, behind the deferred answers before it; a
+// deferred datagram that cannot be sent does not hold up the others.
+TEST_F(TransportLayerTest, UdpCheckedSendDuringABatchFlushesAndReportsFailure) {
+  auto layer = make(recorder);
+  ASSERT_EQ(layer->listen(Transport::Udp, loopback()), "");
+  UdpClient client(port(*layer, Transport::Udp));
+  // The broadcast address of 127/8: without SO_BROADCAST, sendto() refuses
+  // it at once (EACCES) and nothing leaves the machine.
+  const Flow broadcast{
+      Transport::Udp, core::Endpoint{asio::ip::make_address("127.255.255.255"), 5060}, {}, 0};
+  std::vector<bool> results;
+  recorder.reply = [&](const std::string&, const Flow& from) {
+    if (recorder.messages.size() == 1) {
+      EXPECT_TRUE(layer->sendDeferrable(broadcast, "lost"));  // failure only logged
+      EXPECT_TRUE(layer->sendDeferrable(from, "first"));
+      EXPECT_EQ(client.waiting(), 0u);
+      results.push_back(layer->send(from, "second"));  // leaves now, after "first"
+      EXPECT_GT(client.waiting(), 0u);
+      results.push_back(layer->send(broadcast, "refused"));
+    } else {
+      EXPECT_TRUE(layer->sendDeferrable(from, "third"));
+    }
+  };
+  client.send(sipMessage("OPTIONS sip:1@127.0.0.1 SIP/2.0"));
+  client.send(sipMessage("OPTIONS sip:2@127.0.0.1 SIP/2.0"));
+  ASSERT_TRUE(runUntil(io, [&] { return recorder.messages.size() == 2; }));
+  EXPECT_EQ(results, (std::vector<bool>{true, false}));
+  EXPECT_EQ(client.receive(io), "first");
+  EXPECT_EQ(client.receive(io), "second");
+  EXPECT_EQ(client.receive(io), "third");
+}
+
+// With a batch delay, a busy socket is read in paced batches: every datagram
+// still arrives and is answered, and one sent after a pause is read too.
+TEST_F(TransportLayerTest, UdpPacedReadsLoseNothingAndResumeWhenIdle) {
+  TransportOptions options;
+  options.udpBatchDelay = std::chrono::microseconds(2000);
+  auto layer = make(recorder, options);
+  ASSERT_EQ(layer->listen(Transport::Udp, loopback()), "");
+  UdpClient client(port(*layer, Transport::Udp));
+  recorder.reply = [&](const std::string&, const Flow& from) {
+    layer->sendDeferrable(from, "answer");
+  };
+  std::size_t answers = 0;
+  for (int round = 0; round < 20; ++round) {
+    for (int i = 0; i < 10; ++i)
+      client.send(sipMessage("OPTIONS sip:a@127.0.0.1 SIP/2.0"));
+    runFor(io, std::chrono::milliseconds(1));
+  }
+  ASSERT_TRUE(runUntil(io, [&] { return recorder.messages.size() == 200; }));
+  runUntil(io, [&] {
+    for (auto got = client.take(); !got.empty(); got = client.take()) {
+      EXPECT_EQ(got, "answer");
+      ++answers;
+    }
+    return answers == 200;
+  });
+  EXPECT_EQ(answers, 200u);
+  runFor(io, std::chrono::milliseconds(50));
+  client.send(sipMessage("OPTIONS sip:late@127.0.0.1 SIP/2.0"));
+  ASSERT_TRUE(runUntil(io, [&] { return recorder.messages.size() == 201; }));
+  EXPECT_EQ(client.receive(io), "answer");
+}
+
 TEST_F(TransportLayerTest, UdpKeepAliveDatagramsAreDropped) {
   auto layer = make(recorder);
   ASSERT_EQ(layer->listen(Transport::Udp, loopback()), "");
