@@ -170,10 +170,11 @@ void UdpListener::onReadable(const error_code& ec) {
 
 // While datagrams come more often than every two batchDelay_, pause for
 // batchDelay_ between reads and let them gather: one timer wake-up then
-// serves several datagrams, where the reactor would wake the loop for each
-// (a wake-up and an epoll_wait cost about as much as handling a REGISTER's
-// datagram). A pause that gathered nothing returns the socket to the reactor,
-// so an idle or lightly loaded server reads each datagram as it arrives.
+// serves several datagrams, where the reactor would wake the loop (a context
+// switch and an epoll_wait) for each. A pause that gathered nothing returns
+// the socket to the reactor, and pauses are not tried again for
+// kUdpPauseHoldoff: at a few thousand datagrams a second each pause would
+// otherwise cost a timer wake-up for nothing.
 void UdpListener::scheduleRead(int total) {
   const bool paced = std::exchange(paced_, false);
   if (total >= tuning::kUdpReadBatch) {
@@ -182,18 +183,22 @@ void UdpListener::scheduleRead(int total) {
     asio::post(socket_.get_executor(), [self = shared_from_this()] { self->onReadable({}); });
     return;
   }
-  if (batchDelay_.count() > 0 && total > 0) {
+  if (batchDelay_.count() > 0) {
     const auto now = std::chrono::steady_clock::now();
-    const bool busy = paced || now - lastRead_ < 2 * batchDelay_;
-    lastRead_ = now;
-    if (busy) {
-      paceTimer_.expires_after(batchDelay_);
-      paceTimer_.async_wait([self = shared_from_this()](const error_code& e) {
-        if (e || self->listener_ == nullptr) return;
-        self->paced_ = true;
-        self->onReadable({});
-      });
-      return;
+    if (total == 0) {
+      if (paced) noPauseUntil_ = now + tuning::kUdpPauseHoldoff;
+    } else {
+      const bool busy = paced || (now - lastRead_ < 2 * batchDelay_ && now >= noPauseUntil_);
+      lastRead_ = now;
+      if (busy) {
+        paceTimer_.expires_after(batchDelay_);
+        paceTimer_.async_wait([self = shared_from_this()](const error_code& e) {
+          if (e || self->listener_ == nullptr) return;
+          self->paced_ = true;
+          self->onReadable({});
+        });
+        return;
+      }
     }
   }
   start();

@@ -7,7 +7,8 @@
 // Under load it works in batches: a wake-up reads up to kUdpSlots datagrams
 // with one recvmmsg(), the answers they cause leave together with one
 // sendmmsg(), and while datagrams keep coming the next read waits `batchDelay`
-// for more to gather instead of sleeping in the reactor until the next one.
+// for more to gather instead of sleeping in the reactor until the next one
+// (see scheduleRead()).
 // That trades up to `batchDelay` of latency, only while busy, for far fewer
 // system calls and wake-ups per message.
 
@@ -94,6 +95,7 @@ class UdpListener : public std::enable_shared_from_this<UdpListener> {
   const std::chrono::microseconds batchDelay_;
   boost::asio::steady_timer paceTimer_;
   std::chrono::steady_clock::time_point lastRead_{};
+  std::chrono::steady_clock::time_point noPauseUntil_{};
   bool paced_ = false;  // the read in progress was started by paceTimer_
 };
 
