@@ -89,10 +89,6 @@ std::size_t stunBindingResponse(const std::uint8_t* request, std::size_t n,
   return kStunHeader + attributeSize;
 }
 
-bool wouldBlock(const error_code& ec) {
-  return ec == asio::error::would_block || ec == asio::error::try_again;
-}
-
 }  // namespace
 
 UdpListener::UdpListener(asio::ip::udp::socket socket, TransportListener& listener,
@@ -230,22 +226,12 @@ void UdpListener::answerStun(const char* data, std::size_t n,
 }
 
 bool UdpListener::send(const core::Endpoint& to, std::string data, bool deferrable) {
-  asio::ip::udp::endpoint destination(to.address, to.port);
-  if (delivering_) {
-    outgoing_.push_back({destination, std::move(data)});
-    if (deferrable && outgoing_.size() < tuning::kUdpSendBatch) return true;
-    const bool sent = flush();  // this one last, behind those that waited
-    return deferrable || sent;
-  }
-  error_code ec;
-  socket_.send_to(asio::buffer(data), destination, 0, ec);
-  if (!ec) return true;
-  if (wouldBlock(ec)) {
-    sendWhenWritable(destination, std::move(data));
-    return true;
-  }
-  log_->debug("UDP send to {} failed: {}", to.toString(), ec.message());
-  return false;
+  outgoing_.push_back({asio::ip::udp::endpoint(to.address, to.port), std::move(data)});
+  if (delivering_ && deferrable && outgoing_.size() < tuning::kUdpSendBatch) return true;
+  // Outside a batch this is the only datagram waiting: one sendmmsg() of one
+  // costs what a sendto() does. Inside, it leaves last, behind those queued.
+  const bool sent = flush();
+  return (delivering_ && deferrable) || sent;
 }
 
 bool UdpListener::flush() {

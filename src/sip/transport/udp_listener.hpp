@@ -82,8 +82,9 @@ class UdpListener : public std::enable_shared_from_this<UdpListener> {
   Flow flow_;  // Udp and the local address; remote is set per datagram
   std::unique_ptr<Slots> slots_;
 
-  // Datagrams sent while a received batch is handled (delivering_), sent by
-  // flush() at its end. Never longer than tuning::kUdpSendBatch.
+  // Datagrams to send: while a received batch is handled (delivering_), those
+  // that may wait, sent by flush() at its end; otherwise just the one send()
+  // is sending. Never longer than tuning::kUdpSendBatch.
   struct Outgoing {
     boost::asio::ip::udp::endpoint to;
     std::string data;
