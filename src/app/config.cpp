@@ -210,9 +210,10 @@ void loadConfigFile(const std::string& path, Config& config) {
     read(*t, "server", "log_level", config.logLevel);
   }
   if (const auto* t = section(root, "sip")) {
-    rejectUnknownKeys(*t, "sip",
-                      {"listen", "advertise", "max_message_size", "tcp_idle_timeout",
-                       "udp_receive_buffer", "udp_batch_delay_us", "t1_ms", "t2_ms", "t4_ms"});
+    rejectUnknownKeys(
+        *t, "sip",
+        {"listen", "advertise", "max_message_size", "tcp_idle_timeout", "udp_receive_buffer",
+         "udp_batch_delay_us", "t1_ms", "t2_ms", "t4_ms", "trying_delay_ms"});
     if (const auto* node = t->get("listen")) {
       const auto* array = node->as_array();
       if (!array) fail("sip.listen", valueText(*node), "expected an array of strings");
@@ -231,6 +232,7 @@ void loadConfigFile(const std::string& path, Config& config) {
     readDuration(*t, "sip", "t1_ms", config.t1);
     readDuration(*t, "sip", "t2_ms", config.t2);
     readDuration(*t, "sip", "t4_ms", config.t4);
+    readDuration(*t, "sip", "trying_delay_ms", config.tryingDelay);
   }
   if (const auto* t = section(root, "tls")) {
     rejectUnknownKeys(*t, "tls", {"cert", "key", "ca_file"});
@@ -491,6 +493,11 @@ void validate(Config& config) {
     fail("sip.t2_ms", std::to_string(config.t2.count()), "must not be less than sip.t1_ms");
   if (config.t4.count() < 1)
     fail("sip.t4_ms", std::to_string(config.t4.count()), "must be at least 1 ms");
+  // RFC 3261 §17.2.1: a provisional response within 200 ms.
+  if (config.tryingDelay.count() < 0 || config.tryingDelay.count() > 200) {
+    fail("sip.trying_delay_ms", std::to_string(config.tryingDelay.count()),
+         "must be between 0 (100 Trying at once) and 200");
+  }
   validateWeb(config);
   if (config.minExpires < 1)
     fail("registrar.min_expires", std::to_string(config.minExpires), "must be at least 1 second");

@@ -37,6 +37,7 @@ struct Config {
   std::size_t udpReceiveBuffer = 4 * 1024 * 1024;
   std::chrono::microseconds udpBatchDelay{300};  // see sip::TransportOptions
   std::chrono::milliseconds t1{500}, t2{4000}, t4{5000};
+  std::chrono::milliseconds tryingDelay{80};  // see sip::TimerConfig::trying
 
   // [tls]
   std::string tlsCert, tlsKey, tlsCaFile;

@@ -151,7 +151,7 @@ int serve(const Config& config) {
   transportOptions.tlsClientAuth = config.tlsClientAuth;
   sip::TransportLayer transport(io, dispatch, transportOptions);
 
-  sip::TimerConfig timerConfig{config.t1, config.t2, config.t4};
+  sip::TimerConfig timerConfig{config.t1, config.t2, config.t4, config.tryingDelay};
   sip::TransactionLayer transactions(timers, transport, timerConfig);
   transactions.setMaxMessageSize(config.maxMessageSize);
 

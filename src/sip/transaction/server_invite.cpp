@@ -4,13 +4,32 @@
 
 namespace tandem::sip {
 
-void ServerInviteTransaction::sendTrying(const Message& trying) {
-  sendResponse(trying, true);
+void ServerInviteTransaction::sendTrying(std::unique_ptr<Message> trying) {
+  if (state_ != State::Proceeding || responded()) return;
+  if (config().trying.count() <= 0) {
+    sendResponse(*trying, true);
+    return;
+  }
+  trying_ = std::move(trying);
+  startRetransmitTimer(TxTimer::Trying, config().trying);
+}
+
+void ServerInviteTransaction::sendPendingTrying() {
+  if (!trying_) return;
+  stopRetransmitTimer();
+  const auto trying = std::move(trying_);
+  sendResponse(*trying, true);
 }
 
 Outcome ServerInviteTransaction::onRetransmission() {
   switch (state_) {
     case State::Proceeding:
+      // The client already retransmits: quench it now.
+      if (trying_) {
+        sendPendingTrying();
+        return Outcome::absorb();
+      }
+      [[fallthrough]];
     case State::Completed:
       // §17.2.1: the most recent provisional, or the final response, again.
       if (!resendLast()) return fail();
@@ -28,6 +47,10 @@ Outcome ServerInviteTransaction::respond(const Message& response) {
   if (status < 100 || status > 699) return {};
   if (status > 100) {
     if (const auto to = response.to()) setToTag(to->tag());
+  }
+  if (trying_) {  // the TU's own response makes the 100 Trying unnecessary
+    trying_.reset();
+    stopRetransmitTimer();
   }
   switch (state_) {
     case State::Proceeding:
@@ -87,6 +110,9 @@ Outcome ServerInviteTransaction::onAck() {
 
 Outcome ServerInviteTransaction::onTimer(TxTimer which) {
   switch (which) {
+    case TxTimer::Trying:
+      if (state_ == State::Proceeding) sendPendingTrying();
+      return {};
     case TxTimer::TimerG:
       if (state_ != State::Completed) return {};
       if (!resendLast()) return fail();

@@ -2,8 +2,10 @@
 // INVITE server transaction: RFC 3261 §17.2.1 (Figure 7) as updated by
 // RFC 6026 §7.1 (Figure 7 replaced: 2xx leads to Accepted, not Terminated).
 //
-//   (created)  --100 Trying sent at once-->       Proceeding
-//   Proceeding --INVITE-->     Proceeding  (last provisional resent)
+//   (created)  --(Trying timer, TimerConfig::trying)--> Proceeding
+//   Proceeding --Trying timer--> Proceeding (100 Trying, if the TU sent nothing)
+//   Proceeding --INVITE-->     Proceeding  (last provisional resent; the
+//                                           100 Trying if it was still waiting)
 //   Proceeding --1xx from TU-> Proceeding
 //   Proceeding --2xx from TU-> Accepted    (Timer L)
 //   Proceeding --300-699 from TU--> Completed (Timers G and H)
@@ -34,9 +36,11 @@ class ServerInviteTransaction final : public ServerTransaction {
   State state() const { return state_; }
 
   // §17.2.1: the 100 Trying (made with makeResponse(invite, 100)), so the
-  // client stops retransmitting (Timer A) while the TU works. The layer sends
-  // it when the TU has not answered by the time onRequest() returns.
-  void sendTrying(const Message& trying);
+  // client stops retransmitting (Timer A) while the TU works. The layer hands
+  // it over when the TU has not answered by the time onRequest() returns; it
+  // leaves when TimerConfig::trying passes without a response from the TU, or
+  // at once when the INVITE is retransmitted first (or the delay is 0).
+  void sendTrying(std::unique_ptr<Message> trying);
 
   Outcome onRetransmission() override;
   Outcome respond(const Message& response) override;
@@ -46,8 +50,13 @@ class ServerInviteTransaction final : public ServerTransaction {
   Outcome onTimer(TxTimer which) override;
   void enterTerminated() override { state_ = State::Terminated; }
 
+  // Sends the waiting 100 Trying, if any.
+  void sendPendingTrying();
+
   State state_ = State::Proceeding;
   core::Millis timerG_{0};  // the current Timer G interval
+  // The 100 Trying while its timer runs; gone once any response was sent.
+  std::unique_ptr<Message> trying_;
 };
 
 }  // namespace tandem::sip

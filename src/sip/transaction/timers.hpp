@@ -14,6 +14,12 @@ struct TimerConfig {
   std::chrono::milliseconds t2{4000};
   // T4: the longest a message stays in the network.
   std::chrono::milliseconds t4{5000};
+  // Not an RFC timer: how long an INVITE server transaction waits for the
+  // TU's own provisional or final response before it sends 100 Trying
+  // (§17.2.1 asks for a provisional response within 200 ms; reSIProcate's
+  // T100 is the same idea, 80 ms). A callee that rings sooner makes the 100
+  // unnecessary: one datagram fewer each way. 0 sends it at once.
+  std::chrono::milliseconds trying{80};
 
   std::chrono::milliseconds timerA() const { return t1; }       // INVITE retransmit, doubles
   std::chrono::milliseconds timerB() const { return 64 * t1; }  // INVITE transaction timeout

@@ -17,6 +17,7 @@ Outcome Transaction::fire(TxTimer which) {
     case TxTimer::TimerA:
     case TxTimer::TimerE:
     case TxTimer::TimerG:
+    case TxTimer::Trying:
       retransmitTimer_ = 0;
       break;
     default:
@@ -42,6 +43,11 @@ void Transaction::stopTimers() {
 void Transaction::startRetransmitTimer(TxTimer which, core::Millis delay) {
   if (retransmitTimer_ != 0) host_.cancelTimer(retransmitTimer_);
   retransmitTimer_ = host_.startTimer(delay, id_, which);
+}
+
+void Transaction::stopRetransmitTimer() {
+  if (retransmitTimer_ != 0) host_.cancelTimer(retransmitTimer_);
+  retransmitTimer_ = 0;
 }
 
 void Transaction::startLifetimeTimer(TxTimer which, core::Millis delay) {

@@ -37,6 +37,7 @@ enum class TxTimer : std::uint8_t {
   TimerK,
   TimerL,
   TimerM,
+  Trying,  // the delayed 100 Trying (TimerConfig::trying), INVITE server only
   Failure,
 };
 
@@ -123,7 +124,10 @@ class Transaction {
 
   // Each machine runs at most one retransmission timer (A, E, G) and one
   // lifetime timer (B, D, F, H, I, J, K, L, M) at a time.
+  // The INVITE server transaction's Trying timer runs in the retransmission
+  // slot: it ends before Timer G can start.
   void startRetransmitTimer(TxTimer which, core::Millis delay);
+  void stopRetransmitTimer();
   void startLifetimeTimer(TxTimer which, core::Millis delay);
   // Terminated now; the TU hears of it when TxTimer::Failure fires.
   void deferFailure();

@@ -340,14 +340,16 @@ struct TransactionLayer::Impl final : TransactionHost {
     // §17.2.1: an INVITE server transaction sends 100 Trying "unless it knows
     // that the TU will generate a provisional or final response within 200
     // ms". A TU that answers from inside onRequest() (a 407 challenge, a 404,
-    // a 486) has done so; the 100 would be one more datagram each way.
+    // a 486) has done so; the 100 would be one more datagram each way. For
+    // the rest the 100 waits TimerConfig::trying for the TU's own response
+    // (a callee's 180, usually).
     std::unique_ptr<Message> trying;
     if (request->method() == Method::Invite) trying = makeResponse(*request, 100);
     user->onRequest(id, std::move(request), from);
     if (trying) {
       ServerTransaction* t = server(id);
       if (t != nullptr && !t->responded())
-        static_cast<ServerInviteTransaction*>(t)->sendTrying(*trying);
+        static_cast<ServerInviteTransaction*>(t)->sendTrying(std::move(trying));
     }
   }
 

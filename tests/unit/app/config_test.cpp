@@ -91,6 +91,19 @@ TEST(Validate, UdpBatchDelayIsBounded) {
   EXPECT_NE(errorOf([&] { validate(c); }).find("sip.udp_batch_delay_us"), std::string::npos);
 }
 
+TEST(Validate, TryingDelayIsBoundedByTheRfcs200Ms) {
+  Config c;
+  EXPECT_EQ(c.tryingDelay.count(), 80);  // the documented default
+  c.tryingDelay = std::chrono::milliseconds(0);
+  EXPECT_EQ(errorOf([&] { validate(c); }), "");
+  c.tryingDelay = std::chrono::milliseconds(200);
+  EXPECT_EQ(errorOf([&] { validate(c); }), "");
+  c.tryingDelay = std::chrono::milliseconds(201);
+  EXPECT_NE(errorOf([&] { validate(c); }).find("sip.trying_delay_ms"), std::string::npos);
+  c.tryingDelay = std::chrono::milliseconds(-1);
+  EXPECT_NE(errorOf([&] { validate(c); }).find("sip.trying_delay_ms"), std::string::npos);
+}
+
 TEST(LoadConfigFile, ReadsEveryKind) {
   Config c;
   const auto path = writeTemp(R"(
@@ -101,6 +114,7 @@ log_level = "debug"
 listen = ["udp:127.0.0.1:5070"]
 t1_ms = 250
 udp_batch_delay_us = 1000
+trying_delay_ms = 0
 [registrar]
 min_expires = 30
 )");
@@ -112,6 +126,7 @@ min_expires = 30
   EXPECT_EQ(c.listen[0].endpoint.port, 5070);
   EXPECT_EQ(c.t1.count(), 250);
   EXPECT_EQ(c.udpBatchDelay.count(), 1000);
+  EXPECT_EQ(c.tryingDelay.count(), 0);
   EXPECT_EQ(c.minExpires, 30);
   std::filesystem::remove(path);
 }

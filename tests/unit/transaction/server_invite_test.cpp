@@ -7,6 +7,8 @@ namespace {
 
 class ServerInvite : public LayerTest {
  protected:
+  ServerInvite() = default;
+  explicit ServerInvite(TimerConfig config) : LayerTest(config) {}
   // Delivers the INVITE of `spec` and returns its transaction.
   TransactionId receiveInvite(const RequestSpec& spec = {}, const Flow& from = udpFlow()) {
     layer.onMessage(requestText(spec), from);
@@ -247,6 +249,97 @@ TEST_F(ServerInvite, RefusedFinalResponseIsReportedLater) {
   EXPECT_TRUE(user.gone.empty());  // not from inside respond()
   advance(0);
   EXPECT_EQ(user.gone, std::vector<TransactionId>{tx});
+  EXPECT_EQ(layer.stats().serverTransactions, 0u);
+}
+
+// The default TimerConfig::trying (80 ms): the 100 Trying waits for the TU's
+// own response and is sent only when none came in time.
+class ServerInviteDelayedTrying : public ServerInvite {
+ protected:
+  ServerInviteDelayedTrying() : ServerInvite(TimerConfig{}) {}
+};
+
+TEST_F(ServerInviteDelayedTrying, TryingLeavesWhenTheUserIsSilentForTheDelay) {
+  EXPECT_EQ(TimerConfig{}.trying.count(), 80);  // the documented default
+  const TransactionId tx = receiveInvite();
+  EXPECT_TRUE(sender.sent.empty());
+  advance(79);
+  EXPECT_TRUE(sender.sent.empty());
+  advance(1);
+  ASSERT_EQ(sender.sent.size(), 1u);
+  EXPECT_EQ(sender.last()->status(), 100);
+  EXPECT_EQ(sender.last()->topVia()->branch(), "z9hG4bK-a1");
+  EXPECT_EQ(sender.sent[0].to, udpFlow());
+  advance(1000);
+  EXPECT_EQ(sender.sent.size(), 1u);  // once
+  // From now on a retransmission gets the last provisional, as always.
+  layer.respond(tx, response(180));
+  layer.onMessage(requestText({}), udpFlow());
+  ASSERT_EQ(sender.sent.size(), 3u);
+  EXPECT_EQ(sender.sent[2].data, sender.sent[1].data);
+  EXPECT_EQ(sender.last()->status(), 180);
+}
+
+TEST_F(ServerInviteDelayedTrying, AProvisionalWithinTheDelayReplacesTheTrying) {
+  const TransactionId tx = receiveInvite();
+  advance(50);
+  layer.respond(tx, response(180));
+  ASSERT_EQ(sender.sent.size(), 1u);
+  EXPECT_EQ(sender.last()->status(), 180);
+  EXPECT_EQ(timers.pending(), 0u);  // the Trying timer went with it
+  advance(1000);
+  EXPECT_EQ(sender.sent.size(), 1u);
+}
+
+TEST_F(ServerInviteDelayedTrying, AFinalResponseWithinTheDelayReplacesTheTrying) {
+  const TransactionId tx = receiveInvite();
+  advance(10);
+  layer.respond(tx, response(486));
+  ASSERT_EQ(sender.sent.size(), 1u);
+  advance(500);  // Timer G: the 486 again, never a 100
+  ASSERT_EQ(sender.sent.size(), 2u);
+  EXPECT_EQ(sender.sent[0].data, sender.sent[1].data);
+  EXPECT_EQ(sender.last()->status(), 486);
+}
+
+TEST_F(ServerInviteDelayedTrying, ARetransmittedInviteGetsTheTryingAtOnce) {
+  receiveInvite();
+  advance(10);
+  layer.onMessage(requestText({}), udpFlow());  // the client is already retransmitting
+  ASSERT_EQ(sender.sent.size(), 1u);
+  EXPECT_EQ(sender.last()->status(), 100);
+  advance(200);
+  EXPECT_EQ(sender.sent.size(), 1u);  // not again from the timer
+  layer.onMessage(requestText({}), udpFlow());
+  ASSERT_EQ(sender.sent.size(), 2u);
+  EXPECT_EQ(sender.sent[1].data, sender.sent[0].data);
+  EXPECT_EQ(user.requests.size(), 1u);
+}
+
+TEST_F(ServerInviteDelayedTrying, StreamTransportsWaitToo) {
+  receiveInvite({}, tcpFlow(5));
+  EXPECT_TRUE(sender.sent.empty());
+  advance(80);
+  ASSERT_EQ(sender.sent.size(), 1u);
+  EXPECT_EQ(sender.last()->status(), 100);
+  EXPECT_EQ(sender.sent[0].to, tcpFlow(5));
+}
+
+TEST_F(ServerInviteDelayedTrying, AClosedConnectionCancelsTheTrying) {
+  const TransactionId tx = receiveInvite({}, tcpFlow(5));
+  layer.onConnectionClosed(5);
+  EXPECT_EQ(user.gone, std::vector<TransactionId>{tx});
+  advance(1000);
+  EXPECT_TRUE(sender.sent.empty());
+  EXPECT_EQ(timers.pending(), 0u);
+}
+
+TEST_F(ServerInviteDelayedTrying, ARefusedTryingIsReportedLikeAnyResponse) {
+  const TransactionId tx = receiveInvite();
+  sender.refuse = true;
+  advance(80);  // the Trying timer, then the Failure report it scheduled
+  EXPECT_EQ(user.gone, std::vector<TransactionId>{tx});
+  EXPECT_EQ(timers.pending(), 0u);
   EXPECT_EQ(layer.stats().serverTransactions, 0u);
 }
 

@@ -189,7 +189,16 @@ inline std::string responseTo(const Message& req, int status, std::string_view t
 // Test fixture: a layer on fake time with a recording transport and TU.
 class LayerTest : public ::testing::Test {
  protected:
-  LayerTest() : sender(timers), layer(timers, sender, TimerConfig{}) {
+  // The 100 Trying leaves at once here (TimerConfig::trying 0): most tests
+  // take it as the first response to look at. ServerInviteDelayedTrying runs
+  // the default delay.
+  static TimerConfig immediateTrying() {
+    TimerConfig c;
+    c.trying = milliseconds(0);
+    return c;
+  }
+  explicit LayerTest(TimerConfig config = immediateTrying())
+      : sender(timers), layer(timers, sender, config) {
     layer.setUser(&user);
     start = timers.now();
   }
