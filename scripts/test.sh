@@ -23,7 +23,7 @@ jobs=$(nproc)
 # Fuzz targets: clang with libFuzzer; only the parser libraries are built.
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz --target fuzz_sip_message fuzz_sip_uri fuzz_stream_framer fuzz_jwt fuzz_jsonrpc \
-  fuzz_dns_answer -j "$jobs"
+  fuzz_dns_answer fuzz_digest_credentials -j "$jobs"
 
 # The binary the README's run command builds (release, jemalloc): the sanitizer
 # build cannot link jemalloc, so this one gets a call of its own

@@ -155,7 +155,8 @@ AuthResult Authenticator::check(const sip::Message& request, bool proxy,
   const auto result =
       verifyDigest(nonces_, *credentials, request.methodText(), realm_, record, fingerprint);
   if ((result == DigestResult::Ok || result == DigestResult::Repeated) && uriMatches) {
-    return {AuthStatus::Ok, credentials->username, result == DigestResult::Repeated, nullptr};
+    return {AuthStatus::Ok, std::string(credentials->username), result == DigestResult::Repeated,
+            nullptr};
   }
   ++failures_;
   core::logger("registrar")

@@ -161,9 +161,18 @@ bool isWhitespace(char c) {
 }
 
 // token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~")
+constexpr std::array<bool, 256> kTokenChars = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c)
+    t[static_cast<std::size_t>(c)] =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  for (char c : std::string_view("-.!%*_+`'~"))
+    t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
+
 bool isTokenChar(char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  return std::strchr("-.!%*_+`'~", c) != nullptr && c != '\0';
+  return kTokenChars[static_cast<unsigned char>(c)];
 }
 
 }  // namespace
@@ -382,6 +391,41 @@ std::vector<std::string> makeChallenges(NonceManager& nonces, std::string_view r
   return out;
 }
 
+namespace {
+
+// The credentials parameters we use, and the one `name` (any case) names:
+// its index, or -1 for an auth-param we skip. By length first, so one or two
+// comparisons at most.
+using CredentialsField = std::string_view DigestCredentials::*;
+constexpr CredentialsField kCredentialsFields[] = {
+    &DigestCredentials::username, &DigestCredentials::realm,    &DigestCredentials::nonce,
+    &DigestCredentials::uri,      &DigestCredentials::response, &DigestCredentials::algorithm,
+    &DigestCredentials::qop,      &DigestCredentials::nc,       &DigestCredentials::cnonce,
+    &DigestCredentials::opaque,
+};
+
+int credentialsField(std::string_view name) {
+  const auto is = [&](std::string_view lowerName) { return equalsNoCase(name, lowerName); };
+  switch (name.size()) {
+    case 2:
+      return is("nc") ? 7 : -1;
+    case 3:
+      return is("uri") ? 3 : is("qop") ? 6 : -1;
+    case 5:
+      return is("realm") ? 1 : is("nonce") ? 2 : -1;
+    case 6:
+      return is("cnonce") ? 8 : is("opaque") ? 9 : -1;
+    case 8:
+      return is("username") ? 0 : is("response") ? 4 : -1;
+    case 9:
+      return is("algorithm") ? 5 : -1;
+    default:
+      return -1;
+  }
+}
+
+}  // namespace
+
 std::optional<DigestCredentials> parseCredentials(std::string_view value) {
   std::size_t i = 0;
   const auto skipWs = [&] {
@@ -396,22 +440,12 @@ std::optional<DigestCredentials> parseCredentials(std::string_view value) {
   };
 
   skipWs();
-  if (!equalsNoCase(readToken(), "Digest")) return std::nullopt;
+  if (!equalsNoCase(readToken(), "digest")) return std::nullopt;
   if (i < value.size() && !isWhitespace(value[i])) return std::nullopt;
 
   DigestCredentials c;
-  struct Field {
-    std::string_view name;
-    std::string DigestCredentials::*member;
-  };
-  static constexpr Field kFields[] = {
-      {"username", &DigestCredentials::username}, {"realm", &DigestCredentials::realm},
-      {"nonce", &DigestCredentials::nonce},       {"uri", &DigestCredentials::uri},
-      {"response", &DigestCredentials::response}, {"algorithm", &DigestCredentials::algorithm},
-      {"qop", &DigestCredentials::qop},           {"nc", &DigestCredentials::nc},
-      {"cnonce", &DigestCredentials::cnonce},     {"opaque", &DigestCredentials::opaque},
-  };
-  bool seen[std::size(kFields)] = {};
+  // Which fields were set (bits by kCredentialsFields index): twice is an error.
+  std::uint32_t seen = 0;
   bool any = false;
 
   while (true) {
@@ -428,26 +462,40 @@ std::optional<DigestCredentials> parseCredentials(std::string_view value) {
     ++i;
     skipWs();
 
-    std::string v;
+    std::string_view v;
     if (i < value.size() && value[i] == '"') {
-      ++i;
-      // Copy runs between escapes in one go; most values have no escapes.
-      bool closed = false;
-      while (i < value.size()) {
-        std::size_t end = i;
-        while (end < value.size() && value[end] != '"' && value[end] != '\\')
-          ++end;
-        if (end == value.size()) break;
-        v.append(value.substr(i, end - i));
-        i = end + 1;
-        if (value[end] == '"') {
-          closed = true;
-          break;
+      const std::size_t start = ++i;
+      // The first quote, then whether an escape comes before it (memchr:
+      // nonces and responses are long, and most values have no escapes). No
+      // quote at all: unterminated, escaped or not.
+      const char* const from = value.data() + start;
+      const auto* quote = static_cast<const char*>(std::memchr(from, '"', value.size() - start));
+      if (quote == nullptr) return std::nullopt;
+      const auto* escape =
+          static_cast<const char*>(std::memchr(from, '\\', static_cast<std::size_t>(quote - from)));
+      if (escape == nullptr) {
+        v = value.substr(start, static_cast<std::size_t>(quote - from));  // the header's own text
+        i = start + static_cast<std::size_t>(quote - from) + 1;
+      } else {
+        // quoted-pair = "\\" (%x00-09 / %x0B-0C / %x0E-7F): unescape into a copy.
+        std::string text(from, static_cast<std::size_t>(escape - from));
+        i = static_cast<std::size_t>(escape - value.data());
+        bool closed = false;
+        while (i < value.size()) {
+          if (value[i] == '"') {
+            closed = true;
+            ++i;
+            break;
+          }
+          if (value[i] == '\\') {
+            if (++i == value.size()) return std::nullopt;
+          }
+          text.push_back(value[i++]);
         }
-        if (i == value.size()) return std::nullopt;
-        v.push_back(value[i++]);
+        if (!closed) return std::nullopt;
+        c.unescaped.push_front(std::move(text));
+        v = c.unescaped.front();
       }
-      if (!closed) return std::nullopt;
     } else {
       // Unquoted values are tokens; be lenient about what a token holds (some
       // phones send unquoted URIs) and stop at whitespace or a comma.
@@ -455,15 +503,14 @@ std::optional<DigestCredentials> parseCredentials(std::string_view value) {
       while (i < value.size() && value[i] != ',' && !isWhitespace(value[i]) && value[i] != '"')
         ++i;
       if (i == start) return std::nullopt;
-      v.assign(value.substr(start, i - start));
+      v = value.substr(start, i - start);
     }
 
-    for (std::size_t f = 0; f < std::size(kFields); ++f) {
-      if (!equalsNoCase(name, kFields[f].name)) continue;
-      if (seen[f]) return std::nullopt;
-      seen[f] = true;
-      c.*(kFields[f].member) = std::move(v);
-      break;
+    if (const int field = credentialsField(name); field >= 0) {
+      const std::uint32_t bit = 1u << field;
+      if (seen & bit) return std::nullopt;
+      seen |= bit;
+      c.*kCredentialsFields[field] = v;
     }
     any = true;
 

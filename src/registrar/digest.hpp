@@ -19,12 +19,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <forward_list>
 #include <functional>
 #include <limits>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -148,17 +150,28 @@ std::vector<std::string> makeChallenges(NonceManager& nonces, std::string_view r
 
 // The parameters of Authorization / Proxy-Authorization: Digest … (RFC 7616
 // §3.4, RFC 3261 §25.1), quoted-strings unescaped. Absent parameters are empty.
+// The values view the header value they were parsed from, which must outlive
+// them; a quoted value with escapes views its unescaped copy in `unescaped`
+// (list nodes do not move, so neither does a move of the whole). Not copyable:
+// a copy's views would point into the original.
 struct DigestCredentials {
-  std::string username;
-  std::string realm;
-  std::string nonce;
-  std::string uri;
-  std::string response;
-  std::string algorithm;
-  std::string qop;
-  std::string nc;
-  std::string cnonce;
-  std::string opaque;
+  std::string_view username;
+  std::string_view realm;
+  std::string_view nonce;
+  std::string_view uri;
+  std::string_view response;
+  std::string_view algorithm;
+  std::string_view qop;
+  std::string_view nc;
+  std::string_view cnonce;
+  std::string_view opaque;
+  std::forward_list<std::string> unescaped;
+
+  DigestCredentials() = default;
+  DigestCredentials(DigestCredentials&&) = default;
+  DigestCredentials& operator=(DigestCredentials&&) = default;
+  DigestCredentials(const DigestCredentials&) = delete;
+  DigestCredentials& operator=(const DigestCredentials&) = delete;
 };
 
 // Parses a credentials header value. nullopt when the scheme is not Digest or
@@ -170,6 +183,11 @@ struct DigestCredentials {
 //                     / algorithm / cnonce / opaque / message-qop
 //                     / nonce-count / auth-param
 std::optional<DigestCredentials> parseCredentials(std::string_view value);
+// The credentials would view a temporary that is gone by the next statement.
+template <typename T>
+requires std::is_same_v<T, std::string> std::optional<DigestCredentials> parseCredentials(
+    T&& temporary)
+= delete;
 
 enum class DigestResult {
   Ok,

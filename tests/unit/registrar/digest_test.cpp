@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <deque>
+
 #include <set>
 
 namespace tandem::registrar {
@@ -254,6 +256,24 @@ TEST(DigestCredentialsParse, CaseEscapesWhitespaceAndUnknownParams) {
   EXPECT_TRUE(c->nonce.empty());
 }
 
+// Plain values view the header itself; a value with escapes views its
+// unescaped copy, which a move of the credentials keeps in place.
+TEST(DigestCredentialsParse, ValuesViewTheHeaderOrTheirUnescapedCopy) {
+  const std::string header = "Digest username=\"bob\", realm=\"ex\\\\am\\\"ple\", nonce=\"\\n\"";
+  auto parsed = parseCredentials(header);
+  ASSERT_TRUE(parsed);
+  const auto inHeader = [&](std::string_view v) {
+    return v.data() >= header.data() && v.data() + v.size() <= header.data() + header.size();
+  };
+  EXPECT_TRUE(inHeader(parsed->username));
+  EXPECT_FALSE(inHeader(parsed->realm));
+  DigestCredentials moved = std::move(*parsed);
+  parsed.reset();
+  EXPECT_EQ(moved.username, "bob");
+  EXPECT_EQ(moved.realm, "ex\\am\"ple");
+  EXPECT_EQ(moved.nonce, "n");
+}
+
 TEST(DigestCredentialsParse, RejectsMalformed) {
   EXPECT_FALSE(parseCredentials(""));
   EXPECT_FALSE(parseCredentials("Digest"));
@@ -274,8 +294,10 @@ TEST(DigestCredentialsParse, NeverCrashesOnPrefixes) {
   const std::string full =
       "Digest username=\"alice\", realm=\"example.com\", nonce=\"n\", uri=\"sip:x\", "
       "response=\"r\", qop=auth, nc=00000001, cnonce=\"c\\\"d\"";
-  for (std::size_t i = 0; i <= full.size(); ++i)
-    (void)parseCredentials(full.substr(0, i));
+  for (std::size_t i = 0; i <= full.size(); ++i) {
+    const std::string prefix = full.substr(0, i);  // its own buffer: ASan sees overreads
+    (void)parseCredentials(prefix);
+  }
 }
 
 // --- Verification ----------------------------------------------------------------
@@ -289,19 +311,23 @@ class VerifyTest : public NonceTest {
                    computeHa1(DigestAlgorithm::Sha256, "alice", kRealm, "secret")};
 
   // What a well-behaved client sends.
+  // DigestCredentials views its values: the texts live here.
+  std::deque<std::string> kept;
+  std::string_view keep(std::string s) { return kept.emplace_back(std::move(s)); }
+
   DigestCredentials answer(DigestAlgorithm alg, std::string_view password, std::string nonce,
                            std::string nc = "00000001", std::string qop = "auth") {
     DigestCredentials c;
     c.username = "alice";
     c.realm = kRealm;
-    c.nonce = std::move(nonce);
+    c.nonce = keep(std::move(nonce));
     c.uri = "sip:example.com";
     c.algorithm = alg == DigestAlgorithm::Md5 ? "MD5" : "SHA-256";
-    c.qop = std::move(qop);
-    c.nc = c.qop.empty() ? "" : nc;
+    c.qop = keep(std::move(qop));
+    c.nc = c.qop.empty() ? "" : keep(nc);
     c.cnonce = c.qop.empty() ? "" : "0a4f113b";
-    c.response = computeResponse(alg, computeHa1(alg, "alice", kRealm, password), c.nonce, c.nc,
-                                 c.cnonce, c.qop, "REGISTER", c.uri);
+    c.response = keep(computeResponse(alg, computeHa1(alg, "alice", kRealm, password), c.nonce,
+                                      c.nc, c.cnonce, c.qop, "REGISTER", c.uri));
     return c;
   }
 
@@ -319,9 +345,11 @@ TEST_F(VerifyTest, Md5AndSha256Succeed) {
 
 TEST_F(VerifyTest, AbsentAlgorithmMeansMd5AndResponseCaseIsIgnored) {
   auto c = answer(DigestAlgorithm::Md5, "secret", nonces.issue(kRealm));
-  c.algorithm.clear();
-  for (char& ch : c.response)
+  c.algorithm = {};
+  std::string upper(c.response);
+  for (char& ch : upper)
     ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  c.response = keep(upper);
   EXPECT_EQ(verify(c, &alice), DigestResult::Ok);
 }
 
@@ -402,7 +430,7 @@ TEST_F(VerifyTest, MalformedCredentialsAreRejected) {
   }
 
   c = answer(DigestAlgorithm::Md5, "secret", n);
-  c.cnonce.clear();
+  c.cnonce = {};
   EXPECT_EQ(verify(c, &alice), DigestResult::Rejected);
 
   c = answer(DigestAlgorithm::Md5, "secret", n);
@@ -410,11 +438,11 @@ TEST_F(VerifyTest, MalformedCredentialsAreRejected) {
   EXPECT_EQ(verify(c, &alice), DigestResult::Rejected);
 
   c = answer(DigestAlgorithm::Md5, "secret", n);
-  c.response.pop_back();
+  c.response.remove_suffix(1);
   EXPECT_EQ(verify(c, &alice), DigestResult::Rejected);
 
   c = answer(DigestAlgorithm::Md5, "secret", n);
-  c.response.clear();
+  c.response = {};
   EXPECT_EQ(verify(c, &alice), DigestResult::Rejected);
 
   c = answer(DigestAlgorithm::Md5, "secret", n);
@@ -426,10 +454,10 @@ TEST_F(VerifyTest, ParsedHeaderRoundTrip) {
   const auto start = challenge.find("nonce=\"") + 7;
   const auto n = challenge.substr(start, challenge.find('"', start) - start);
   const auto c = answer(DigestAlgorithm::Md5, "secret", n, "00000001");
-  const auto parsed =
-      parseCredentials("Digest username=\"alice\", realm=\"example.com\", nonce=\"" + n +
-                       "\", uri=\"sip:example.com\", response=\"" + c.response +
-                       "\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"0a4f113b\"");
+  const std::string header = "Digest username=\"alice\", realm=\"example.com\", nonce=\"" + n +
+                             "\", uri=\"sip:example.com\", response=\"" + std::string(c.response) +
+                             "\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"0a4f113b\"";
+  const auto parsed = parseCredentials(header);
   ASSERT_TRUE(parsed);
   EXPECT_EQ(verify(*parsed, &alice), DigestResult::Ok);
 }
