@@ -42,16 +42,6 @@ constexpr std::string_view kDummyHa1Sha256 =
   std::abort();
 }
 
-std::string toHex(const unsigned char* data, std::size_t size) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out(size * 2, '\0');
-  for (std::size_t i = 0; i < size; ++i) {
-    out[2 * i] = kDigits[data[i] >> 4];
-    out[2 * i + 1] = kDigits[data[i] & 0x0f];
-  }
-  return out;
-}
-
 char lower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
@@ -187,23 +177,72 @@ std::optional<DigestAlgorithm> parseAlgorithm(std::string_view name) {
   return std::nullopt;
 }
 
-std::string digestHex(DigestAlgorithm alg, std::string_view data) {
-  // The low-level functions, as for the nonce MAC: EVP's per-digest
-  // re-initialisation (provider dispatch, context checks) cost more than
-  // hashing the ~100 bytes of a digest's A2 or KD here.
-  unsigned char out[SHA256_DIGEST_LENGTH];
-  if (alg == DigestAlgorithm::Md5) {
-    MD5_CTX ctx;
-    if (MD5_Init(&ctx) != 1 || MD5_Update(&ctx, data.data(), data.size()) != 1 ||
-        MD5_Final(out, &ctx) != 1)
-      cryptoFailure("MD5");
-    return toHex(out, MD5_DIGEST_LENGTH);
+namespace {
+
+// One MD5 or SHA-256 digest fed in pieces (A2 and KD are colon-joined fields:
+// no string is built for them), written as lower-case hex. The low-level
+// functions, as for the nonce MAC: EVP's per-digest re-initialisation
+// (provider dispatch, context checks) cost more than hashing the ~100 bytes
+// of a digest's A2 or KD here.
+class HexDigest {
+ public:
+  static constexpr std::size_t kMaxHex = 2 * SHA256_DIGEST_LENGTH;
+
+  explicit HexDigest(DigestAlgorithm alg) : alg_(alg) {
+    const bool ok = alg_ == DigestAlgorithm::Md5 ? MD5_Init(&md5_) == 1 : SHA256_Init(&sha_) == 1;
+    if (!ok) cryptoFailure("digest init");
   }
-  SHA256_CTX ctx;
-  if (SHA256_Init(&ctx) != 1 || SHA256_Update(&ctx, data.data(), data.size()) != 1 ||
-      SHA256_Final(out, &ctx) != 1)
-    cryptoFailure("SHA256");
-  return toHex(out, SHA256_DIGEST_LENGTH);
+  HexDigest& operator<<(std::string_view piece) {
+    const bool ok = alg_ == DigestAlgorithm::Md5
+                        ? MD5_Update(&md5_, piece.data(), piece.size()) == 1
+                        : SHA256_Update(&sha_, piece.data(), piece.size()) == 1;
+    if (!ok) cryptoFailure("digest update");
+    return *this;
+  }
+  // Writes the hex digest into `out` (kMaxHex characters at most); returns its length.
+  std::size_t finish(char* out) {
+    unsigned char raw[SHA256_DIGEST_LENGTH];
+    std::size_t size;
+    if (alg_ == DigestAlgorithm::Md5) {
+      if (MD5_Final(raw, &md5_) != 1) cryptoFailure("MD5");
+      size = MD5_DIGEST_LENGTH;
+    } else {
+      if (SHA256_Final(raw, &sha_) != 1) cryptoFailure("SHA256");
+      size = SHA256_DIGEST_LENGTH;
+    }
+    static constexpr char kDigits[] = "0123456789abcdef";
+    for (std::size_t i = 0; i < size; ++i) {
+      out[2 * i] = kDigits[raw[i] >> 4];
+      out[2 * i + 1] = kDigits[raw[i] & 0x0f];
+    }
+    return 2 * size;
+  }
+
+ private:
+  DigestAlgorithm alg_;
+  MD5_CTX md5_;
+  SHA256_CTX sha_;
+};
+
+// RFC 7616 §3.4.1: KD(HA1, nonce ":" [nc ":" cnonce ":" qop ":"] H(method ":" uri)),
+// into `out` (HexDigest::kMaxHex characters); returns its length.
+std::size_t responseHex(DigestAlgorithm alg, std::string_view ha1, std::string_view nonce,
+                        std::string_view nc, std::string_view cnonce, std::string_view qop,
+                        std::string_view method, std::string_view uri, char* out) {
+  char ha2[HexDigest::kMaxHex];
+  const std::size_t ha2Size = (HexDigest(alg) << method << ":" << uri).finish(ha2);
+  HexDigest kd(alg);
+  kd << ha1 << ":" << nonce << ":";
+  if (!qop.empty()) kd << nc << ":" << cnonce << ":" << qop << ":";
+  kd << std::string_view(ha2, ha2Size);
+  return kd.finish(out);
+}
+
+}  // namespace
+
+std::string digestHex(DigestAlgorithm alg, std::string_view data) {
+  char hex[HexDigest::kMaxHex];
+  return std::string(hex, (HexDigest(alg) << data).finish(hex));
 }
 
 std::string computeHa1(DigestAlgorithm alg, std::string_view user, std::string_view realm,
@@ -219,16 +258,8 @@ std::string computeHa1(DigestAlgorithm alg, std::string_view user, std::string_v
 std::string computeResponse(DigestAlgorithm alg, std::string_view ha1, std::string_view nonce,
                             std::string_view nc, std::string_view cnonce, std::string_view qop,
                             std::string_view method, std::string_view uri) {
-  std::string a2;
-  a2.reserve(method.size() + uri.size() + 1);
-  a2.append(method).append(":").append(uri);
-  const std::string ha2 = digestHex(alg, a2);
-  std::string kd;
-  kd.reserve(ha1.size() + nonce.size() + nc.size() + cnonce.size() + qop.size() + ha2.size() + 5);
-  kd.append(ha1).append(":").append(nonce).append(":");
-  if (!qop.empty()) kd.append(nc).append(":").append(cnonce).append(":").append(qop).append(":");
-  kd.append(ha2);
-  return digestHex(alg, kd);
+  char hex[HexDigest::kMaxHex];
+  return std::string(hex, responseHex(alg, ha1, nonce, nc, cnonce, qop, method, uri, hex));
 }
 
 std::string randomSecret() {
@@ -286,20 +317,19 @@ std::int64_t NonceManager::now() const {
       .count();
 }
 
-std::string NonceManager::mac(std::string_view timestampAndSalt, std::string_view realm) const {
+void NonceManager::mac(std::string_view timestampAndSalt, std::string_view realm,
+                       unsigned char* out) const {
   // timestamp || salt has a fixed size, so appending the realm is unambiguous.
-  std::string data;
-  data.reserve(timestampAndSalt.size() + realm.size());
-  data.append(timestampAndSalt).append(realm);
   unsigned char innerHash[SHA256_DIGEST_LENGTH];
-  unsigned char out[SHA256_DIGEST_LENGTH];
+  unsigned char full[SHA256_DIGEST_LENGTH];
   SHA256_CTX ctx = macState_->inner;
-  SHA256_Update(&ctx, data.data(), data.size());
+  SHA256_Update(&ctx, timestampAndSalt.data(), timestampAndSalt.size());
+  SHA256_Update(&ctx, realm.data(), realm.size());
   SHA256_Final(innerHash, &ctx);
   ctx = macState_->outer;
   SHA256_Update(&ctx, innerHash, sizeof innerHash);
-  SHA256_Final(out, &ctx);
-  return std::string(reinterpret_cast<const char*>(out), kMacSize);
+  SHA256_Final(full, &ctx);
+  std::memcpy(out, full, kMacSize);
 }
 
 std::string NonceManager::issue(std::string_view realm) {
@@ -312,18 +342,17 @@ std::string NonceManager::issue(std::string_view realm) {
   // ~6,600 instructions a call.
   const std::uint64_t salt = core::randomU64();
   std::memcpy(raw.data() + kTimestampSize, &salt, kSaltSize);
-  const std::string m =
-      mac({reinterpret_cast<const char*>(raw.data()), kTimestampSize + kSaltSize}, realm);
-  std::memcpy(raw.data() + kTimestampSize + kSaltSize, m.data(), kMacSize);
+  mac({reinterpret_cast<const char*>(raw.data()), kTimestampSize + kSaltSize}, realm,
+      raw.data() + kTimestampSize + kSaltSize);
   return base64UrlEncode(raw.data(), raw.size());
 }
 
 NonceStatus NonceManager::check(std::string_view nonce, std::string_view realm) const {
   const auto raw = decodeNonce(nonce);
   if (!raw) return NonceStatus::Invalid;
-  const std::string expected =
-      mac({reinterpret_cast<const char*>(raw->data()), kTimestampSize + kSaltSize}, realm);
-  if (CRYPTO_memcmp(expected.data(), raw->data() + kTimestampSize + kSaltSize, kMacSize) != 0)
+  unsigned char expected[kMacSize];
+  mac({reinterpret_cast<const char*>(raw->data()), kTimestampSize + kSaltSize}, realm, expected);
+  if (CRYPTO_memcmp(expected, raw->data() + kTimestampSize + kSaltSize, kMacSize) != 0)
     return NonceStatus::Invalid;
   const std::int64_t issued = readTimestamp(raw->data());
   const std::int64_t t = now();
@@ -549,14 +578,16 @@ DigestResult verifyDigest(NonceManager& nonces, const DigestCredentials& c, std:
   }
   if (!known) ha1 = *alg == DigestAlgorithm::Md5 ? kDummyHa1Md5 : kDummyHa1Sha256;
 
-  const std::string expected =
-      computeResponse(*alg, ha1, c.nonce, c.nc, c.cnonce, c.qop, method, c.uri);
+  char expected[HexDigest::kMaxHex];
+  const std::size_t expectedSize =
+      responseHex(*alg, ha1, c.nonce, c.nc, c.cnonce, c.qop, method, c.uri, expected);
 
-  std::string response(c.response);
-  for (char& ch : response)
-    ch = lower(ch);
-  const bool match = response.size() == expected.size() &&
-                     CRYPTO_memcmp(response.data(), expected.data(), expected.size()) == 0;
+  // Hex digits in either case (RFC 7616 §3.4: lower case, but be lenient).
+  char response[HexDigest::kMaxHex];
+  const bool sameSize = c.response.size() == expectedSize;
+  for (std::size_t i = 0; i < expectedSize; ++i)
+    response[i] = sameSize ? lower(c.response[i]) : '\0';
+  const bool match = sameSize && CRYPTO_memcmp(response, expected, expectedSize) == 0;
   if (!match || !known) return DigestResult::Rejected;
 
   if (nonceStatus == NonceStatus::Stale) return DigestResult::Stale;

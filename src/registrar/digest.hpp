@@ -120,7 +120,8 @@ class NonceManager {
   };
 
   std::int64_t now() const;
-  std::string mac(std::string_view timestampAndSalt, std::string_view realm) const;
+  // HMAC-SHA256(secret, timestamp || salt || realm), its first 16 bytes into `out`.
+  void mac(std::string_view timestampAndSalt, std::string_view realm, unsigned char* out) const;
   void expireCounts(std::int64_t now);
 
   // HMAC-SHA256 keyed once with the secret; re-initialised per nonce without
