@@ -14,26 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include "count_allocations.hpp"
 #include "samples.hpp"
-
-namespace {
-std::atomic<long> gAllocs{0};
-}  // namespace
-
-// Replacements of the global operators: GCC cannot tell them from a mismatch.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
-void* operator new(std::size_t n) {
-  gAllocs.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
 
 int main(int argc, char** argv) {
   std::string_view which = argc > 1 ? argv[1] : "register";
@@ -43,13 +25,13 @@ int main(int argc, char** argv) {
                                        : tandem::bench::registerWithAuth();
   // Copies are made before counting: the caller owns the datagram's buffer.
   std::vector<std::string> inputs(static_cast<std::size_t>(n), text);
-  long before = gAllocs.load();
+  long before = tandem::bench::allocations.load();
   long ok = 0;
   for (std::string& s : inputs) {
     auto r = tandem::sip::Message::parse(std::move(s));
     ok += r.ok() ? 1 : 0;
   }
-  long allocs = gAllocs.load() - before;
+  long allocs = tandem::bench::allocations.load() - before;
   std::printf("%s: %zu bytes, %ld/%ld ok, %.2f allocations per parse\n", std::string(which).c_str(),
               text.size(), ok, n, static_cast<double>(allocs) / static_cast<double>(n));
   return ok == n ? 0 : 1;

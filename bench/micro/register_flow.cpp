@@ -30,23 +30,7 @@
 #include <new>
 #include <string>
 
-namespace {
-std::atomic<long> gAllocations{0};
-}  // namespace
-
-// Counts allocations (operator new) to print them per registration.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-void* operator new(std::size_t n) {
-  gAllocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
+#include "count_allocations.hpp"
 
 namespace {
 
@@ -139,7 +123,8 @@ int main(int argc, char** argv) {
   long allocationsBefore = 0;
   for (long n = 0; n < registrations; ++n) {
     // The first round binds every user; the rest refresh (what sip_bench measures).
-    if (n == std::min(users, registrations - 1)) allocationsBefore = gAllocations.load();
+    if (n == std::min(users, registrations - 1))
+      allocationsBefore = tandem::bench::allocations.load();
     const auto name = fmt::format("u{:05d}", n % users);
     transactions.onMessage(registerText(name, n, 1, ""), from);
     const std::string nonce = between(sender.last, "nonce=\"", '"');
@@ -163,10 +148,11 @@ int main(int argc, char** argv) {
   db.reset();
   std::filesystem::remove_all(dir);
   const long refreshes = registrations - std::min(users, registrations - 1);
-  std::printf("%ld registrations, %ld answered 200, %ld messages sent, %.1f allocations per "
-              "refreshing registration\n",
-              registrations, ok, sender.count,
-              static_cast<double>(gAllocations.load() - allocationsBefore) /
-                  static_cast<double>(refreshes));
+  std::printf(
+      "%ld registrations, %ld answered 200, %ld messages sent, %.1f allocations per "
+      "refreshing registration\n",
+      registrations, ok, sender.count,
+      static_cast<double>(tandem::bench::allocations.load() - allocationsBefore) /
+          static_cast<double>(refreshes));
   return ok == registrations ? 0 : 1;
 }
