@@ -341,8 +341,7 @@ void Proxy::onRequest(sip::TransactionId tx, std::unique_ptr<sip::Message> reque
   if (tx == 0) return forwardAck(std::move(request), viaToken);
   if (!dialogs_.empty()) noteInDialogRequest(req);
 
-  const auto to = req.to();
-  const bool inDialog = to && !to->tag().empty();
+  const bool inDialog = !req.toTag().empty();
   const auto& ruri = req.requestUri();
 
   // Requests that end here.
@@ -643,8 +642,7 @@ void Proxy::addBranch(Context& ctx, const std::string& target, const sip::Flow& 
   out.setRequestUri(target);
   const int mf = out.maxForwards();
   out.setHeader(sip::HeaderId::MaxForwards, std::to_string(mf < 0 ? kDefaultMaxForwards : mf - 1));
-  const auto to = out.to();
-  const bool inDialog = to && !to->tag().empty();
+  const bool inDialog = !out.toTag().empty();
   if (!inDialog && isDialogCreating(out.method())) {
     // Record-Route (§16.6 step 4); a second entry when the transport changes
     // (RFC 5658 double record-routing), topmost facing the callee.
@@ -989,9 +987,9 @@ void Proxy::trackDialog(const Context& ctx, const Branch& branch, const sip::Mes
   if (!isBrowserFlow(ctx.from) && !isBrowserFlow(branch.flow)) return;
   const auto& invite = *ctx.request;
   const auto from = invite.from();
-  const auto to = ok.to();
-  if (!from || !to || to->tag().empty()) return;
-  auto key = dialogKey(invite.callId(), from->tag(), to->tag());
+  const std::string_view toTag = ok.toTag();
+  if (!from || toTag.empty()) return;
+  auto key = dialogKey(invite.callId(), from->tag(), toTag);
   if (dialogs_.count(key)) return;  // a retransmitted 2xx
 
   auto d = std::make_unique<Dialog>();
@@ -1002,7 +1000,7 @@ void Proxy::trackDialog(const Context& ctx, const Branch& branch, const sip::Mes
   caller.party = std::string(invite.first(sip::HeaderId::From));
   caller.tag = std::string(from->tag());
   callee.party = std::string(ok.first(sip::HeaderId::To));
-  callee.tag = std::string(to->tag());
+  callee.tag = std::string(toTag);
   const auto contactOf = [](const sip::Message& m) {
     const auto values = m.values(sip::HeaderId::Contact);
     if (values.empty()) return std::string();
@@ -1038,14 +1036,15 @@ void Proxy::trackDialog(const Context& ctx, const Branch& branch, const sip::Mes
 }
 
 void Proxy::noteInDialogRequest(const sip::Message& request) {
+  const std::string_view toTag = request.toTag();
+  if (toTag.empty()) return;
   const auto from = request.from();
-  const auto to = request.to();
-  if (!from || !to || to->tag().empty()) return;
+  if (!from) return;
   // Either direction: the caller's tag is in From, or in To.
-  auto it = dialogs_.find(dialogKey(request.callId(), from->tag(), to->tag()));
+  auto it = dialogs_.find(dialogKey(request.callId(), from->tag(), toTag));
   int sender = 0;
   if (it == dialogs_.end()) {
-    it = dialogs_.find(dialogKey(request.callId(), to->tag(), from->tag()));
+    it = dialogs_.find(dialogKey(request.callId(), toTag, from->tag()));
     sender = 1;
   }
   if (it == dialogs_.end()) return;

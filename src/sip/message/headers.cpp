@@ -250,7 +250,8 @@ bool isGenValueChar(char c) {
 
 }  // namespace
 
-bool parseHeaderParams(std::string_view& s, std::vector<Param>* out) {
+bool parseHeaderParams(std::string_view& s, std::vector<Param>* out, std::string_view* tag) {
+  bool tagSeen = false;
   while (true) {
     std::string_view probe = s;
     skipLws(probe);
@@ -282,11 +283,15 @@ bool parseHeaderParams(std::string_view& s, std::vector<Param>* out) {
       probe = afterName;
     }
     if (out) out->push_back(Param{name, value});
+    if (tag != nullptr && !tagSeen && name.size() == 3 && iequals(name, "tag")) {
+      *tag = value;
+      tagSeen = true;
+    }
     s = probe;
   }
 }
 
-bool parseNameAddr(std::string_view value, NameAddr& out, bool keepParams) {
+bool parseNameAddr(std::string_view value, NameAddr& out, bool keepParams, std::string_view* tag) {
   // Reset field by field: cheaper than assigning a fresh NameAddr, and the
   // parameter vector keeps its capacity.
   out.displayName = {};
@@ -339,7 +344,7 @@ bool parseNameAddr(std::string_view value, NameAddr& out, bool keepParams) {
     if (!parseUri(uriText, out.uri, keepParams)) return false;
     s.remove_prefix(n);
   }
-  if (!parseHeaderParams(s, keepParams ? &out.params : nullptr)) return false;
+  if (!parseHeaderParams(s, keepParams ? &out.params : nullptr, tag)) return false;
   skipLws(s);
   return s.empty();
 }

@@ -49,10 +49,13 @@ bool forEachCommaElement(std::string_view value, F&& f) {
 //   generic-param = token [ EQUAL gen-value ]
 //   gen-value     = token / host / quoted-string
 // Consumes parameters from the front of `s`; stops before the first character
-// that does not start a parameter. Params are stored only when `out` is set.
-bool parseHeaderParams(std::string_view& s, std::vector<Param>* out);
+// that does not start a parameter. Params are stored only when `out` is set;
+// the value of the first "tag" parameter goes to `tag` when that is set.
+bool parseHeaderParams(std::string_view& s, std::vector<Param>* out,
+                       std::string_view* tag = nullptr);
 
-bool parseNameAddr(std::string_view value, NameAddr& out, bool keepParams);
+bool parseNameAddr(std::string_view value, NameAddr& out, bool keepParams,
+                   std::string_view* tag = nullptr);
 // headerIdFromName() for a name already known to be a token (the splitter's).
 HeaderId headerIdFromToken(std::string_view name);
 bool parseVia(std::string_view value, Via& out, bool keepParams);

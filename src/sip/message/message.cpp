@@ -163,6 +163,8 @@ std::unique_ptr<Message> Message::clone() const {
     h.name = rebase(h.name);
     h.value = rebase(h.value);
   }
+  c->toState_ = toState_;
+  c->toTag_ = rebase(toTag_);
   return c;
 }
 
@@ -241,6 +243,15 @@ std::optional<NameAddr> Message::to() const {
   return h ? NameAddr::parse(h->value) : std::nullopt;
 }
 
+std::string_view Message::toTag() const {
+  if (toState_ == ToState::Unknown) {
+    const auto to = this->to();
+    toState_ = to ? ToState::Parsed : ToState::Absent;
+    toTag_ = to ? to->tag() : std::string_view{};
+  }
+  return toTag_;
+}
+
 std::optional<CSeq> Message::cseq() const {
   const Header* h = find(HeaderId::CSeq);
   return h ? CSeq::parse(h->value) : std::nullopt;
@@ -280,20 +291,25 @@ void Message::setStatus(int code, std::string reason) {
 
 void Message::prependHeader(HeaderId id, std::string value) {
   assert(id != HeaderId::Other && "use appendHeader(name, value) for unknown headers");
+  touched(id);
   headers_.insert(headers_.begin(), Header{id, headerName(id), store(std::move(value))});
 }
 
 void Message::appendHeader(HeaderId id, std::string value) {
   assert(id != HeaderId::Other && "use appendHeader(name, value) for unknown headers");
+  touched(id);
   headers_.push_back(Header{id, headerName(id), store(std::move(value))});
 }
 
 void Message::appendHeader(std::string name, std::string value) {
   std::string_view n = store(std::move(name));
-  headers_.push_back(Header{headerIdFromName(n), n, store(std::move(value))});
+  const HeaderId id = headerIdFromName(n);
+  touched(id);
+  headers_.push_back(Header{id, n, store(std::move(value))});
 }
 
 void Message::removeFirstValue(HeaderId id) {
+  touched(id);
   for (auto it = headers_.begin(); it != headers_.end(); ++it) {
     if (it->id != id) continue;
     // The rest of the line starts at the second element; it is a view into the
@@ -321,11 +337,13 @@ void Message::removeFirstValue(HeaderId id) {
 }
 
 void Message::removeAll(HeaderId id) {
+  touched(id);
   std::erase_if(headers_, [id](const Header& h) { return h.id == id; });
 }
 
 void Message::setHeader(HeaderId id, std::string value) {
   assert(id != HeaderId::Other && "use appendHeader(name, value) for unknown headers");
+  touched(id);
   std::string_view v = store(std::move(value));
   auto it = headers_.begin();
   for (; it != headers_.end(); ++it) {
@@ -426,11 +444,9 @@ std::unique_ptr<Message> MessageParser::makeResponse(const Message& request, int
            (status == 100 && id == HeaderId::Timestamp);
   };
   // RFC 3261 §8.2.6.2: the UAS adds a tag to To unless the request had one.
-  bool addTag = false;
-  if (!toTag.empty()) {
-    auto to = request.to();
-    addTag = to && !to->param("tag");
-  }
+  const std::string_view requestTag = request.toTag();
+  const bool toParsed = request.toState_ == Message::ToState::Parsed;
+  const bool addTag = !toTag.empty() && toParsed && requestTag.empty();
   // All copied text goes into one buffer, reserved up front so the views taken
   // below stay valid.
   std::size_t size = reason.size() + (addTag ? toTag.size() + 5 : 0);
@@ -449,10 +465,23 @@ std::unique_ptr<Message> MessageParser::makeResponse(const Message& request, int
     if (!copied(h.id)) continue;
     std::size_t start = buf.size();
     buf.append(h.value);
-    if (h.id == HeaderId::To && addTag && !tagged) {
-      buf.append(";tag=");
-      buf.append(toTag);
+    if (h.id == HeaderId::To && !tagged) {
+      // The response's toTag() comes along: the tag added, or the request's
+      // (a view into its To value, now at the same place in ours).
       tagged = true;
+      if (addTag) {
+        buf.append(";tag=");
+        buf.append(toTag);
+        r->toTag_ = std::string_view(buf).substr(buf.size() - toTag.size());
+      } else if (!requestTag.empty() && requestTag.data() >= h.value.data() &&
+                 requestTag.data() + requestTag.size() <= h.value.data() + h.value.size()) {
+        r->toTag_ = std::string_view(buf).substr(
+            start + static_cast<std::size_t>(requestTag.data() - h.value.data()),
+            requestTag.size());
+      }
+      r->toState_ = toParsed && (addTag || requestTag.empty() || !r->toTag_.empty())
+                        ? Message::ToState::Parsed
+                        : Message::ToState::Unknown;
     }
     r->headers_.push_back(
         Header{h.id, headerName(h.id), std::string_view(buf).substr(start, buf.size() - start)});

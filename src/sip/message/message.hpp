@@ -115,6 +115,10 @@ class Message {
   std::string_view topViaTransport() const;
   std::optional<NameAddr> from() const;
   std::optional<NameAddr> to() const;
+  // The tag parameter of To; "" when To has none (or is missing or
+  // malformed). Parsed once: by parse(), by makeResponse(), or at the first
+  // call after an edit of To.
+  std::string_view toTag() const;
   std::string_view callId() const { return first(HeaderId::CallId); }
   std::optional<CSeq> cseq() const;
   // -1 when absent.
@@ -172,6 +176,15 @@ class Message {
   Uri requestUri_;
   int status_ = 0;
   std::vector<Header> headers_;
+  // toTag()'s cache: Unknown until computed, Absent when To is missing or
+  // malformed, Parsed when toTag_ holds its tag (a view of the To value).
+  enum class ToState : std::uint8_t { Unknown, Absent, Parsed };
+  mutable ToState toState_ = ToState::Unknown;
+  mutable std::string_view toTag_;
+  // Every edit of a header line calls this: an edited To is parsed again.
+  void touched(HeaderId id) {
+    if (id == HeaderId::To) toState_ = ToState::Unknown;
+  }
 };
 
 // Builds a response to `request` per RFC 3261 §8.2.6: copies Via (all),

@@ -254,7 +254,10 @@ std::string_view MessageParser::validate(Message& m, const SplitInfo& idx) {
 
   NameAddr scratch;
   if (!parseNameAddr(value(HeaderId::From), scratch, false)) return "Bad From header";
-  if (!parseNameAddr(value(HeaderId::To), scratch, false)) return "Bad To header";
+  std::string_view toTag;
+  if (!parseNameAddr(value(HeaderId::To), scratch, false, &toTag)) return "Bad To header";
+  m.toState_ = Message::ToState::Parsed;  // toTag() needs no second parse
+  m.toTag_ = toTag;
 
   if (idx.n(HeaderId::Via) == 1) {
     if (!validVia(value(HeaderId::Via))) return "Bad Via header";

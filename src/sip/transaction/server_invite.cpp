@@ -46,7 +46,7 @@ Outcome ServerInviteTransaction::respond(const Message& response) {
   const int status = response.status();
   if (status < 100 || status > 699) return {};
   if (status > 100) {
-    if (const auto to = response.to()) setToTag(to->tag());
+    setToTag(response.toTag());
   }
   if (trying_) {  // the TU's own response makes the 100 Trying unnecessary
     trying_.reset();

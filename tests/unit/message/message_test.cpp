@@ -523,6 +523,50 @@ TEST(MakeResponse, CopiesPerRfc3261) {
   EXPECT_EQ(custom->reason(), "Go away");
 }
 
+// toTag() is parsed once (by parse(), by makeResponse()) and follows edits of To.
+TEST(MessageToTag, ParsedOnceAndKeptInStepWithTo) {
+  auto req = mustParse(kInvite);
+  EXPECT_EQ(req->toTag(), "");
+  auto ok = makeResponse(*req, 200, {}, "b-1");
+  EXPECT_EQ(ok->toTag(), "b-1");
+  EXPECT_EQ(ok->to()->tag(), "b-1");
+  // A tag already there is kept, and the response's view is into its own text.
+  auto tagged = mustParse(ok->serialize());
+  EXPECT_EQ(tagged->toTag(), "b-1");
+  auto busy = makeResponse(*tagged, 486, {}, "other");
+  tagged.reset();
+  EXPECT_EQ(busy->toTag(), "b-1");
+  EXPECT_EQ(busy->to()->tag(), "b-1");
+  // Compact form, case, whitespace: the same tag as NameAddr::parse sees.
+  auto compact = mustParse(replaceAll(std::string(kInvite), "To: Bob <sip:bob@biloxi.com>",
+                                      "t: <sip:bob@biloxi.com;tag=uri-param> ; TAG = x9 ;tag=y"));
+  EXPECT_EQ(compact->toTag(), "x9");
+  EXPECT_EQ(compact->toTag(), compact->to()->tag());
+  // Edits of To are seen.
+  req->setHeader(HeaderId::To, "<sip:bob@biloxi.com>;tag=set");
+  EXPECT_EQ(req->toTag(), "set");
+  req->removeAll(HeaderId::To);
+  EXPECT_EQ(req->toTag(), "");
+  req->appendHeader("To", "<sip:bob@biloxi.com>;tag=by-name");
+  EXPECT_EQ(req->toTag(), "by-name");
+  // A clone views its own copy.
+  auto copy = req->clone();
+  req.reset();
+  EXPECT_EQ(copy->toTag(), "by-name");
+}
+
+// A To that does not parse gets no tag from makeResponse (as before the cache).
+TEST(MessageToTag, MalformedToGetsNoTag) {
+  auto r = Message::parse(
+      replaceAll(std::string(kInvite), "To: Bob <sip:bob@biloxi.com>", "To: <sip:bob@biloxi.com"));
+  ASSERT_TRUE(r.message);
+  EXPECT_EQ(r.error, "Bad To header");
+  EXPECT_EQ(r.message->toTag(), "");
+  auto bad = makeResponse(*r.message, 400, r.error, "t1");
+  EXPECT_EQ(bad->first(HeaderId::To), "<sip:bob@biloxi.com");
+  EXPECT_EQ(bad->toTag(), "");
+}
+
 TEST(ReasonPhrase, Table) {
   EXPECT_EQ(reasonPhrase(100), "Trying");
   EXPECT_EQ(reasonPhrase(200), "OK");
