@@ -408,14 +408,22 @@ NonceManager::CountUse NonceManager::countUse(std::string_view nonce, std::uint3
 std::vector<std::string> makeChallenges(NonceManager& nonces, std::string_view realm, bool stale,
                                         std::string_view opaque, bool md5Only) {
   const std::string nonce = nonces.issue(realm);
+  const std::string quotedRealm = quote(realm);
+  const std::string quotedOpaque = opaque.empty() ? std::string() : quote(opaque);
   std::vector<std::string> out;
+  out.reserve(2);
   for (auto alg : {DigestAlgorithm::Md5, DigestAlgorithm::Sha256}) {
     if (md5Only && alg != DigestAlgorithm::Md5) break;
-    std::string v = "Digest realm=" + quote(realm) + ", nonce=\"" + nonce +
-                    "\", qop=\"auth\", algorithm=" + std::string(algorithmName(alg));
-    if (stale) v += ", stale=true";
-    if (!opaque.empty()) v += ", opaque=" + quote(opaque);
-    out.push_back(std::move(v));
+    std::string& v = out.emplace_back();
+    v.reserve(80 + quotedRealm.size() + nonce.size() + quotedOpaque.size());
+    v.append("Digest realm=")
+        .append(quotedRealm)
+        .append(", nonce=\"")
+        .append(nonce)
+        .append("\", qop=\"auth\", algorithm=")
+        .append(algorithmName(alg));
+    if (stale) v.append(", stale=true");
+    if (!opaque.empty()) v.append(", opaque=").append(quotedOpaque);
   }
   return out;
 }

@@ -320,10 +320,16 @@ struct TransactionLayer::Impl final : TransactionHost {
     // Whether the TU answers statelessly depends on the request alone, so a
     // retransmission gets the same treatment as the original and there is no
     // transaction to look for first.
-    if (user != nullptr && request->method() != Method::Invite &&
-        user->answerStatelessly(*request, from)) {
-      ++stats.statelessResponses;
-      return;
+    if (user != nullptr && request->method() != Method::Invite) {
+      // What respondStateless() needs to route an answer to this request,
+      // known now from the Via just parsed (see StatelessRequest).
+      stateless = StatelessRequest{request->first(HeaderId::Via), from, responseFlow(*via, from)};
+      const bool answered = user->answerStatelessly(*request, from);
+      stateless.reset();
+      if (answered) {
+        ++stats.statelessResponses;
+        return;
+      }
     }
     if (ServerTransaction* tx = findServer(*request, *via, request->methodText())) {
       const TransactionId id = tx->id();
@@ -441,6 +447,16 @@ struct TransactionLayer::Impl final : TransactionHost {
   const TimerConfig config;
   std::shared_ptr<spdlog::logger> log;
   TransactionUser* user = nullptr;
+  // The request a TU is answering statelessly, while answerStatelessly()
+  // runs: its top Via line (as recordSource() left it, which the response
+  // copies) and where responses to it go, so that respondStateless() need
+  // not parse the response's Via again.
+  struct StatelessRequest {
+    std::string_view topViaLine;
+    Flow from;
+    Flow responseTo;
+  };
+  std::optional<StatelessRequest> stateless;
   TransactionId nextId = 1;
   TransactionStats stats;
   std::size_t maxMessageSize = 65535;
@@ -526,6 +542,10 @@ bool TransactionLayer::sendStateless(const Message& message, const Flow& to) {
 }
 
 bool TransactionLayer::respondStateless(const Message& response, const Flow& from) {
+  if (const auto& pending = impl_->stateless;
+      pending && response.first(HeaderId::Via) == pending->topViaLine && from == pending->from) {
+    return impl_->transport.sendDeferrable(pending->responseTo, response.serialize());
+  }
   const auto via = response.topVia();
   if (!via) return false;
   return impl_->transport.sendDeferrable(responseFlow(*via, from), response.serialize());
