@@ -280,18 +280,15 @@ void Proxy::answerOptions(sip::TransactionId tx, const sip::Message& request) {
 // answer (Registrar::handleRegisterStateless). Only the plain case: anything
 // onRequest() would treat otherwise (a Route to strip, an unsupported
 // Proxy-Require, a non-sip Request-URI) takes the stateful path.
-bool Proxy::answerStatelessly(const sip::Message& request, const sip::Flow& from) {
+std::unique_ptr<sip::Message> Proxy::answerStatelessly(const sip::Message& request,
+                                                       const sip::Flow& from) {
   if (request.method() != sip::Method::Register || request.has(sip::HeaderId::Route) ||
       request.has(sip::HeaderId::ProxyRequire) || !request.requestUri().isSipOrSips() ||
       !isOurHost(request.requestUri())) {
-    return false;
+    return nullptr;
   }
-  if (auto challenge = registrar_.challengeWithoutCredentials(request, from)) {
-    transactions_.respondStateless(*challenge, from);
-  } else {
-    registrar_.handleRegisterStateless(request, from);
-  }
-  return true;
+  if (auto challenge = registrar_.challengeWithoutCredentials(request, from)) return challenge;
+  return registrar_.handleRegisterStateless(request, from);
 }
 
 void Proxy::onRequest(sip::TransactionId tx, std::unique_ptr<sip::Message> request,

@@ -78,7 +78,8 @@ class Proxy final : public sip::TransactionUser, private sip::ClientTransactionU
   void onCancel(sip::TransactionId inviteTx, const sip::Message& cancel) override;
   void onStrayResponse(std::unique_ptr<sip::Message> response, const sip::Flow& from) override;
   void onServerTransactionGone(sip::TransactionId tx) override;
-  bool answerStatelessly(const sip::Message& request, const sip::Flow& from) override;
+  std::unique_ptr<sip::Message> answerStatelessly(const sip::Message& request,
+                                                  const sip::Flow& from) override;
 
   ProxyStats stats() const;
 

@@ -146,8 +146,9 @@ void Registrar::handleRegister(sip::TransactionId tx, const sip::Message& reques
   transactions_.respond(tx, process(request, from, core::randomToken(10), false));
 }
 
-void Registrar::handleRegisterStateless(const sip::Message& request, const sip::Flow& from) {
-  transactions_.respondStateless(*process(request, from, statelessTag(request), true), from);
+std::unique_ptr<sip::Message> Registrar::handleRegisterStateless(const sip::Message& request,
+                                                                 const sip::Flow& from) {
+  return process(request, from, statelessTag(request), true);
 }
 
 std::string Registrar::statelessTag(const sip::Message& request) {

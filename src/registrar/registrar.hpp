@@ -49,14 +49,15 @@ class Registrar {
   std::unique_ptr<sip::Message> challengeWithoutCredentials(const sip::Message& request,
                                                             const sip::Flow& from);
   void handleRegister(sip::TransactionId tx, const sip::Message& request, const sip::Flow& from);
-  // The same without a server transaction (RFC 3261 §8.2.7): the response goes
-  // back statelessly, and a retransmission is processed again and gets the same
+  // The same without a server transaction (RFC 3261 §8.2.7): the response is
+  // returned, to go back statelessly, and a retransmission is processed again and gets the same
   // answer: the Authenticator accepts the repeat of a nonce-count only for the
   // very request that used it, the same CSeq is accepted only then, and the To
   // tag derives from the request. This keeps a registrar, which §8.2.7 says
   // cannot be stateless in general, idempotent for retransmissions: the
   // transaction's 32 s of memory and timers are saved on every REGISTER.
-  void handleRegisterStateless(const sip::Message& request, const sip::Flow& from);
+  std::unique_ptr<sip::Message> handleRegisterStateless(const sip::Message& request,
+                                                        const sip::Flow& from);
 
   // The live bindings of an AOR ("user@domain"), highest q first.
   std::vector<const Binding*> lookup(std::string_view aor);

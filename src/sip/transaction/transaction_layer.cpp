@@ -321,12 +321,9 @@ struct TransactionLayer::Impl final : TransactionHost {
     // retransmission gets the same treatment as the original and there is no
     // transaction to look for first.
     if (user != nullptr && request->method() != Method::Invite) {
-      // What respondStateless() needs to route an answer to this request,
-      // known now from the Via just parsed (see StatelessRequest).
-      stateless = StatelessRequest{request->first(HeaderId::Via), from, responseFlow(*via, from)};
-      const bool answered = user->answerStatelessly(*request, from);
-      stateless.reset();
-      if (answered) {
+      if (const auto response = user->answerStatelessly(*request, from)) {
+        // Routed by the Via just parsed, as a server transaction would be.
+        transport.sendDeferrable(responseFlow(*via, from), response->serialize());
         ++stats.statelessResponses;
         return;
       }
@@ -447,16 +444,6 @@ struct TransactionLayer::Impl final : TransactionHost {
   const TimerConfig config;
   std::shared_ptr<spdlog::logger> log;
   TransactionUser* user = nullptr;
-  // The request a TU is answering statelessly, while answerStatelessly()
-  // runs: its top Via line (as recordSource() left it, which the response
-  // copies) and where responses to it go, so that respondStateless() need
-  // not parse the response's Via again.
-  struct StatelessRequest {
-    std::string_view topViaLine;
-    Flow from;
-    Flow responseTo;
-  };
-  std::optional<StatelessRequest> stateless;
   TransactionId nextId = 1;
   TransactionStats stats;
   std::size_t maxMessageSize = 65535;
@@ -539,16 +526,6 @@ const Flow* TransactionLayer::clientFlow(TransactionId tx) const {
 
 bool TransactionLayer::sendStateless(const Message& message, const Flow& to) {
   return impl_->transport.sendDeferrable(to, message.serialize());
-}
-
-bool TransactionLayer::respondStateless(const Message& response, const Flow& from) {
-  if (const auto& pending = impl_->stateless;
-      pending && response.first(HeaderId::Via) == pending->topViaLine && from == pending->from) {
-    return impl_->transport.sendDeferrable(pending->responseTo, response.serialize());
-  }
-  const auto via = response.topVia();
-  if (!via) return false;
-  return impl_->transport.sendDeferrable(responseFlow(*via, from), response.serialize());
 }
 
 std::string TransactionLayer::newBranch() {

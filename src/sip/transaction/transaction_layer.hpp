@@ -61,15 +61,17 @@ class TransactionUser {
   virtual void onServerTransactionGone(TransactionId tx) = 0;
   // Offered each non-INVITE request (not ACK or CANCEL) before it is matched
   // to a server transaction or one is made for it. The TU may answer it
-  // statelessly (RFC 3261 §8.2.7: a UAS may, e.g. for a challenge) with
-  // TransactionLayer::respondStateless() and return true: then no transaction
-  // exists, and a retransmission is offered again and answered afresh. The
-  // decision must depend on the request's content only (a retransmission must
-  // get the same one), and nothing else may be done with the request here.
-  virtual bool answerStatelessly(const Message& request, const Flow& from) {
+  // statelessly (RFC 3261 §8.2.7: a UAS may, e.g. for a challenge) by
+  // returning the response: the layer sends it where respond() would
+  // (§18.2.2, by the request's top Via), no transaction exists, and a
+  // retransmission is offered again and answered afresh. nullptr: the
+  // request goes on to a server transaction. The decision must depend on the
+  // request's content only (a retransmission must get the same one), and
+  // nothing else may be done with the request here.
+  virtual std::unique_ptr<Message> answerStatelessly(const Message& request, const Flow& from) {
     (void)request;
     (void)from;
-    return false;
+    return nullptr;
   }
 };
 
@@ -128,10 +130,6 @@ class TransactionLayer final : public TransportListener {
   // may leave at the end of the batch being received, and a failure then goes
   // to the log only (TransportSender::sendDeferrable).
   bool sendStateless(const Message& message, const Flow& to);
-  // Sends a response to a request that has no server transaction (see
-  // TransactionUser::answerStatelessly), routed by its top Via exactly as
-  // respond() would (§18.2.2). `from` is where the request came from.
-  bool respondStateless(const Message& response, const Flow& from);
 
   // A fresh branch: "z9hG4bK" + random token. Cheap: a random per-thread prefix
   // and a per-thread counter.

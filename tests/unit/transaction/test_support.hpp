@@ -119,8 +119,8 @@ class RecordingUser : public TransactionUser {
     strays.push_back(std::move(response));
   }
   void onServerTransactionGone(TransactionId tx) override { gone.push_back(tx); }
-  bool answerStatelessly(const Message& request, const Flow& from) override {
-    return statelessHook && statelessHook(request, from);
+  std::unique_ptr<Message> answerStatelessly(const Message& request, const Flow& from) override {
+    return statelessHook ? statelessHook(request, from) : nullptr;
   }
 
   struct Request {
@@ -133,8 +133,8 @@ class RecordingUser : public TransactionUser {
   std::vector<std::unique_ptr<Message>> strays;
   std::vector<TransactionId> gone;
   std::function<void(Request&)> onRequestHook;
-  // Answers a non-INVITE request statelessly when set and returning true.
-  std::function<bool(const Message&, const Flow&)> statelessHook;
+  // Answers a non-INVITE request statelessly when set and returning a response.
+  std::function<std::unique_ptr<Message>(const Message&, const Flow&)> statelessHook;
 };
 
 // A request as a UA at 192.0.2.10 would send it.
