@@ -466,22 +466,22 @@ std::unique_ptr<Message> MessageParser::makeResponse(const Message& request, int
     std::size_t start = buf.size();
     buf.append(h.value);
     if (h.id == HeaderId::To && !tagged) {
-      // The response's toTag() comes along: the tag added, or the request's
-      // (a view into its To value, now at the same place in ours).
+      // The response's toTag() comes along: the tag added, or the request's,
+      // which views this very To value (the first; toTag() above resolved
+      // the request's state), now at the same place in ours.
       tagged = true;
+      r->toState_ = request.toState_;
       if (addTag) {
         buf.append(";tag=");
         buf.append(toTag);
         r->toTag_ = std::string_view(buf).substr(buf.size() - toTag.size());
-      } else if (!requestTag.empty() && requestTag.data() >= h.value.data() &&
-                 requestTag.data() + requestTag.size() <= h.value.data() + h.value.size()) {
+      } else if (!requestTag.empty()) {
+        assert(requestTag.data() >= h.value.data() &&
+               requestTag.data() + requestTag.size() <= h.value.data() + h.value.size());
         r->toTag_ = std::string_view(buf).substr(
             start + static_cast<std::size_t>(requestTag.data() - h.value.data()),
             requestTag.size());
       }
-      r->toState_ = toParsed && (addTag || requestTag.empty() || !r->toTag_.empty())
-                        ? Message::ToState::Parsed
-                        : Message::ToState::Unknown;
     }
     r->headers_.push_back(
         Header{h.id, headerName(h.id), std::string_view(buf).substr(start, buf.size() - start)});
