@@ -20,13 +20,17 @@
 namespace tandem::registrar {
 namespace {
 
-// Nonce layout before base64url: 8-byte big-endian timestamp, 8 random bytes
-// (so that clients challenged in the same second get distinct nonces and thus
-// distinct nonce-counts), 16 bytes of HMAC-SHA256. 32 bytes -> 43 characters.
+// Nonce layout before base64url: 8-byte big-endian timestamp, 4-byte
+// big-endian issue sequence number (distinct nonces within a second, and the
+// nonce-count slot), 4 random bytes (distinct nonces from nodes sharing the
+// secret, or from before a restart), 16 bytes of HMAC-SHA256 over the rest.
+// 32 bytes -> 43 characters.
 constexpr std::size_t kTimestampSize = 8;
-constexpr std::size_t kSaltSize = 8;
+constexpr std::size_t kSequenceSize = 4;
+constexpr std::size_t kSaltSize = 4;
+constexpr std::size_t kStampSize = kTimestampSize + kSequenceSize + kSaltSize;
 constexpr std::size_t kMacSize = 16;
-constexpr std::size_t kNonceBytes = kTimestampSize + kSaltSize + kMacSize;
+constexpr std::size_t kNonceBytes = kStampSize + kMacSize;
 constexpr std::size_t kNonceChars = (kNonceBytes * 8 + 5) / 6;
 
 // HA1 stand-ins for unknown users: the same length as a real HA1, so the work
@@ -108,11 +112,31 @@ std::optional<std::array<unsigned char, kNonceBytes>> decodeNonce(std::string_vi
   return out;
 }
 
-std::int64_t readTimestamp(const unsigned char* p) {
+std::uint64_t readBigEndian(const unsigned char* p, std::size_t size) {
   std::uint64_t v = 0;
-  for (std::size_t i = 0; i < kTimestampSize; ++i)
+  for (std::size_t i = 0; i < size; ++i)
     v = (v << 8) | p[i];
-  return static_cast<std::int64_t>(v);
+  return v;
+}
+
+void writeBigEndian(std::uint64_t v, unsigned char* p, std::size_t size) {
+  for (std::size_t i = 0; i < size; ++i)
+    p[i] = static_cast<unsigned char>(v >> (8 * (size - 1 - i)));
+}
+
+std::int64_t readTimestamp(const unsigned char* p) {
+  return static_cast<std::int64_t>(readBigEndian(p, kTimestampSize));
+}
+
+// What countUse() needs from a decoded nonce.
+NonceManager::NonceId nonceId(const unsigned char* raw) {
+  NonceManager::NonceId id;
+  id.issued = readTimestamp(raw);
+  id.sequence = static_cast<std::uint32_t>(readBigEndian(raw + kTimestampSize, kSequenceSize));
+  const auto salt = readBigEndian(raw + kTimestampSize + kSequenceSize, kSaltSize);
+  id.key = (std::uint64_t{id.sequence} << 32 | salt) ^
+           (static_cast<std::uint64_t>(id.issued) * 0x9E3779B97F4A7C15ULL);
+  return id;
 }
 
 // RFC 3261 §25.1: quoted-string = SWS DQUOTE *(qdtext / quoted-pair) DQUOTE.
@@ -285,7 +309,9 @@ struct NonceManager::MacState {
 NonceManager::NonceManager(std::string secret, std::chrono::seconds lifetime, NowSeconds nowSeconds)
     : macState_(std::make_unique<MacState>()),
       lifetime_(lifetime),
-      nowSeconds_(std::move(nowSeconds)) {
+      nowSeconds_(std::move(nowSeconds)),
+      counts_(std::make_unique<CountSlot[]>(kNonceCountSlots)),
+      nextSequence_(static_cast<std::uint32_t>(core::randomU64())) {
   unsigned char key[SHA256_CBLOCK] = {};
   if (secret.size() > sizeof key) {
     SHA256(reinterpret_cast<const unsigned char*>(secret.data()), secret.size(), key);
@@ -317,13 +343,14 @@ std::int64_t NonceManager::now() const {
       .count();
 }
 
-void NonceManager::mac(std::string_view timestampAndSalt, std::string_view realm,
+void NonceManager::mac(std::string_view stampedSalt, std::string_view realm,
                        unsigned char* out) const {
-  // timestamp || salt has a fixed size, so appending the realm is unambiguous.
+  // timestamp || sequence || salt has a fixed size, so appending the realm is
+  // unambiguous.
   unsigned char innerHash[SHA256_DIGEST_LENGTH];
   unsigned char full[SHA256_DIGEST_LENGTH];
   SHA256_CTX ctx = macState_->inner;
-  SHA256_Update(&ctx, timestampAndSalt.data(), timestampAndSalt.size());
+  SHA256_Update(&ctx, stampedSalt.data(), stampedSalt.size());
   SHA256_Update(&ctx, realm.data(), realm.size());
   SHA256_Final(innerHash, &ctx);
   ctx = macState_->outer;
@@ -334,72 +361,52 @@ void NonceManager::mac(std::string_view timestampAndSalt, std::string_view realm
 
 std::string NonceManager::issue(std::string_view realm) {
   std::array<unsigned char, kNonceBytes> raw{};
-  const auto ts = static_cast<std::uint64_t>(now());
-  for (std::size_t i = 0; i < kTimestampSize; ++i)
-    raw[i] = static_cast<unsigned char>(ts >> (8 * (kTimestampSize - 1 - i)));
-  // The salt only has to differ between nonces of the same second (the MAC
-  // makes nonces unforgeable), so the fast generator serves; RAND_bytes costs
-  // ~6,600 instructions a call.
-  const std::uint64_t salt = core::randomU64();
-  std::memcpy(raw.data() + kTimestampSize, &salt, kSaltSize);
-  mac({reinterpret_cast<const char*>(raw.data()), kTimestampSize + kSaltSize}, realm,
-      raw.data() + kTimestampSize + kSaltSize);
+  writeBigEndian(static_cast<std::uint64_t>(now()), raw.data(), kTimestampSize);
+  writeBigEndian(nextSequence_++, raw.data() + kTimestampSize, kSequenceSize);
+  // The salt only has to tell apart nonces of other nodes or of an earlier
+  // run (the MAC makes nonces unforgeable), so the fast generator serves;
+  // RAND_bytes costs ~6,600 instructions a call.
+  writeBigEndian(core::randomU64(), raw.data() + kTimestampSize + kSequenceSize, kSaltSize);
+  mac({reinterpret_cast<const char*>(raw.data()), kStampSize}, realm, raw.data() + kStampSize);
   return base64UrlEncode(raw.data(), raw.size());
 }
 
-NonceStatus NonceManager::check(std::string_view nonce, std::string_view realm) const {
+NonceStatus NonceManager::check(std::string_view nonce, std::string_view realm, NonceId* id) const {
   const auto raw = decodeNonce(nonce);
   if (!raw) return NonceStatus::Invalid;
   unsigned char expected[kMacSize];
-  mac({reinterpret_cast<const char*>(raw->data()), kTimestampSize + kSaltSize}, realm, expected);
-  if (CRYPTO_memcmp(expected, raw->data() + kTimestampSize + kSaltSize, kMacSize) != 0)
-    return NonceStatus::Invalid;
+  mac({reinterpret_cast<const char*>(raw->data()), kStampSize}, realm, expected);
+  if (CRYPTO_memcmp(expected, raw->data() + kStampSize, kMacSize) != 0) return NonceStatus::Invalid;
+  if (id != nullptr) *id = nonceId(raw->data());
   const std::int64_t issued = readTimestamp(raw->data());
   const std::int64_t t = now();
   if (issued > t || t - issued > lifetime_.count()) return NonceStatus::Stale;
   return NonceStatus::Valid;
 }
 
-void NonceManager::expireCounts(std::int64_t t) {
-  while (!order_.empty()) {
-    auto it = counts_.find(order_.front());
-    if (it != counts_.end() && t - it->second.issued <= lifetime_.count()) break;
-    if (it != counts_.end()) counts_.erase(it);
-    order_.pop_front();
-  }
-}
-
 NonceManager::CountUse NonceManager::countUse(std::string_view nonce, std::uint32_t nc,
                                               std::uint64_t fingerprint) {
-  if (nc == 0) return CountUse::Rejected;  // counts start at 00000001 (RFC 7616 §3.4)
   const auto raw = decodeNonce(nonce);
   if (!raw) return CountUse::Rejected;
-  expireCounts(now());
-  // Timestamp and salt name the nonce (check() vouched for them): as unique
-  // as 64 random bits within a second, and no string to allocate or hash.
-  std::uint64_t salt = 0;
-  std::memcpy(&salt, raw->data() + kTimestampSize, sizeof salt);
-  const std::uint64_t key =
-      salt ^ (static_cast<std::uint64_t>(readTimestamp(raw->data())) * 0x9E3779B97F4A7C15ULL);
-  if (auto it = counts_.find(key); it != counts_.end()) {
-    Count& count = it->second;
-    if (nc == count.highest && fingerprint != 0 && fingerprint == count.fingerprint)
+  return countUse(nonceId(raw->data()), nc, fingerprint);
+}
+
+NonceManager::CountUse NonceManager::countUse(const NonceId& id, std::uint32_t nc,
+                                              std::uint64_t fingerprint) {
+  if (nc == 0) return CountUse::Rejected;  // counts start at 00000001 (RFC 7616 §3.4)
+  CountSlot& slot = counts_[id.sequence & (kNonceCountSlots - 1)];
+  if (slot.highest != 0 && slot.key == id.key) {
+    if (nc == slot.highest && fingerprint != 0 && fingerprint == slot.fingerprint)
       return CountUse::Repeated;
-    if (nc <= count.highest) return CountUse::Rejected;
-    count.highest = nc;
-    count.fingerprint = fingerprint;
+    if (nc <= slot.highest) return CountUse::Rejected;
+    slot.highest = nc;
+    slot.fingerprint = fingerprint;
     return CountUse::Accepted;
   }
-  const std::int64_t issued = readTimestamp(raw->data());
-  if (issued <= forgottenUpTo_) return CountUse::Rejected;
-  if (counts_.size() >= kMaxTrackedNonces) {
-    auto it = counts_.find(order_.front());
-    forgottenUpTo_ = std::max(forgottenUpTo_, it->second.issued);
-    counts_.erase(it);
-    order_.pop_front();
-  }
-  counts_.emplace(key, Count{nc, issued, fingerprint});
-  order_.push_back(key);
+  // Another nonce of the same second or later holds the slot: this one may
+  // have held it before, with a count now forgotten.
+  if (slot.highest != 0 && slot.issued >= id.issued) return CountUse::Rejected;
+  slot = CountSlot{id.key, fingerprint, id.issued, nc};
   return CountUse::Accepted;
 }
 
@@ -575,7 +582,8 @@ DigestResult verifyDigest(NonceManager& nonces, const DigestCredentials& c, std:
     nc = parseNonceCount(c.nc);
     if (!nc) return DigestResult::Rejected;
   }
-  const NonceStatus nonceStatus = nonces.check(c.nonce, realm);
+  NonceManager::NonceId nonceId;
+  const NonceStatus nonceStatus = nonces.check(c.nonce, realm, &nonceId);
   if (nonceStatus == NonceStatus::Invalid) return DigestResult::Rejected;
 
   std::string_view ha1;
@@ -600,7 +608,7 @@ DigestResult verifyDigest(NonceManager& nonces, const DigestCredentials& c, std:
 
   if (nonceStatus == NonceStatus::Stale) return DigestResult::Stale;
   if (!withQop) return DigestResult::Ok;
-  switch (nonces.countUse(c.nonce, *nc, fingerprint)) {
+  switch (nonces.countUse(nonceId, *nc, fingerprint)) {
     case NonceManager::CountUse::Accepted:
       return DigestResult::Ok;
     case NonceManager::CountUse::Repeated:

@@ -12,22 +12,18 @@
 //
 // Thread-safety: none. One NonceManager per event loop (or a lock around it).
 
-#include "core/flat_map.hpp"
 #include "registrar/location.hpp"
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <forward_list>
 #include <functional>
-#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
-#include <unordered_map>
 #include <vector>
 
 namespace tandem::registrar {
@@ -37,9 +33,12 @@ namespace tandem::registrar {
 // nonce is soon useless. A client holding an older nonce gets stale=true and
 // retries silently (RFC 7616 §3.3).
 inline constexpr std::chrono::seconds kDefaultNonceLifetime{300};
-// Most nonces whose nonce-count is remembered at once. Each entry costs about
-// 50 bytes, so this caps the table near 10 MB even under a challenge flood.
-inline constexpr std::size_t kMaxTrackedNonces = 100000;
+// Nonce-counts are remembered in a ring of this many slots, indexed by the
+// issue sequence number each nonce carries (32 bytes a slot: 4 MiB). A nonce
+// can be used until 131,072 nonces later were issued and used: at 10,000
+// challenges a second, 13 seconds; a client whose nonce was forgotten gets one
+// stale=true challenge more.
+inline constexpr std::size_t kNonceCountSlots = std::size_t{1} << 17;
 
 enum class DigestAlgorithm { Md5, Sha256 };
 
@@ -86,11 +85,21 @@ class NonceManager {
   NonceManager(const NonceManager&) = delete;
   NonceManager& operator=(const NonceManager&) = delete;
 
-  // A fresh nonce bound to `realm` and to the current time.
+  // A fresh nonce bound to `realm` and to the current time, carrying the next
+  // issue sequence number.
   std::string issue(std::string_view realm);
+
+  // What check() reads from a nonce it found Valid, for countUse().
+  struct NonceId {
+    std::int64_t issued = 0;     // the nonce's timestamp
+    std::uint32_t sequence = 0;  // its issue sequence number
+    std::uint64_t key = 0;       // names the nonce (timestamp, sequence and salt)
+  };
+
   // Whether `nonce` is one of ours for `realm` and still fresh. A nonce from
-  // the future (the clock went back) is Stale.
-  NonceStatus check(std::string_view nonce, std::string_view realm) const;
+  // the future (the clock went back) is Stale. Unless the nonce is Invalid,
+  // `id` (if given) receives what countUse() needs, so the nonce is decoded once.
+  NonceStatus check(std::string_view nonce, std::string_view realm, NonceId* id = nullptr) const;
 
   // Records nonce-count `nc` for a nonce that check() found Valid and whose
   // response was correct. Returns false when `nc` is not above the highest
@@ -106,23 +115,30 @@ class NonceManager {
   // equal to the highest is Repeated when it comes with the fingerprint of the
   // request that set it: a retransmission of a request answered statelessly,
   // which must get the same answer again (RFC 3261 §8.2.7), not a replay.
+  //
+  // Counts live in a ring slot chosen by the nonce's sequence number. A slot
+  // held by another nonce issued in an earlier second is taken over; one held
+  // by a nonce of the same second or later means this nonce's count may have
+  // been forgotten, so any count is Rejected (a replay cannot slip through).
   enum class CountUse { Accepted, Repeated, Rejected };
+  CountUse countUse(const NonceId& id, std::uint32_t nc, std::uint64_t fingerprint);
+  // The same for a nonce's text (decoded again; trusts check() for authenticity).
   CountUse countUse(std::string_view nonce, std::uint32_t nc, std::uint64_t fingerprint);
 
   std::chrono::seconds lifetime() const { return lifetime_; }
-  std::size_t trackedNonces() const { return counts_.size(); }
 
  private:
-  struct Count {
-    std::uint32_t highest = 0;
-    std::int64_t issued = 0;        // the nonce's timestamp
+  struct CountSlot {
+    std::uint64_t key = 0;
     std::uint64_t fingerprint = 0;  // of the request that used `highest`
+    std::int64_t issued = 0;
+    std::uint32_t highest = 0;  // 0: the slot is free (counts start at 1)
   };
 
   std::int64_t now() const;
-  // HMAC-SHA256(secret, timestamp || salt || realm), its first 16 bytes into `out`.
-  void mac(std::string_view timestampAndSalt, std::string_view realm, unsigned char* out) const;
-  void expireCounts(std::int64_t now);
+  // HMAC-SHA256(secret, timestamp || sequence || salt || realm), its first 16
+  // bytes into `out`.
+  void mac(std::string_view stampedSalt, std::string_view realm, unsigned char* out) const;
 
   // HMAC-SHA256 keyed once with the secret; re-initialised per nonce without
   // fetching or allocating (OpenSSL 3's one-shot HMAC() does both every call).
@@ -131,13 +147,12 @@ class NonceManager {
   std::chrono::seconds lifetime_;
   NowSeconds nowSeconds_;
 
-  // Nonce-count bookkeeping: by nonce, and the same keys in insertion order for
-  // expiry. When the table is full the oldest entry is dropped and its
-  // timestamp raises `forgottenUpTo_`: an untracked nonce issued at or before it
-  // may have been used already, so it is reported as a replay.
-  core::FlatMap<std::uint64_t, Count> counts_;  // by timestamp and salt
-  std::deque<std::uint64_t> order_;
-  std::int64_t forgottenUpTo_ = std::numeric_limits<std::int64_t>::min();
+  // Nonce-count bookkeeping, kNonceCountSlots slots. Nonces are used about in
+  // the order they were issued, so consecutive uses touch neighbouring slots
+  // (a hash table would touch a random cache line, and expire entries in a
+  // second structure).
+  std::unique_ptr<CountSlot[]> counts_;
+  std::uint32_t nextSequence_;
 };
 
 // Values for WWW-Authenticate / Proxy-Authenticate (RFC 7616 §3.3, RFC 8760 §2):

@@ -157,7 +157,8 @@ TEST_F(NonceTest, NonceCountRejectsReplays) {
 
   const auto other = nonces.issue("example.com");
   EXPECT_TRUE(nonces.acceptCount(other, 1));  // counts are per nonce
-  EXPECT_EQ(nonces.trackedNonces(), 2u);
+  EXPECT_FALSE(nonces.acceptCount(n, 5));     // and kept apart
+  EXPECT_TRUE(nonces.acceptCount(n, 6));
 }
 
 TEST_F(NonceTest, SameCountFromTheSameRequestIsARetransmission) {
@@ -172,35 +173,50 @@ TEST_F(NonceTest, SameCountFromTheSameRequestIsARetransmission) {
   EXPECT_EQ(nonces.countUse(n, 2, 222), Use::Repeated);
 }
 
-TEST_F(NonceTest, CountsExpireWithTheirNonce) {
-  const auto a = nonces.issue("example.com");
-  EXPECT_TRUE(nonces.acceptCount(a, 1));
-  now += 301;
-  const auto b = nonces.issue("example.com");
-  EXPECT_TRUE(nonces.acceptCount(b, 1));
-  EXPECT_EQ(nonces.trackedNonces(), 1u);
+TEST_F(NonceTest, CheckHandsCountUseTheNonceItDecoded) {
+  const auto n = nonces.issue("example.com");
+  NonceManager::NonceId id;
+  ASSERT_EQ(nonces.check(n, "example.com", &id), NonceStatus::Valid);
+  EXPECT_EQ(id.issued, now);
+  EXPECT_EQ(nonces.countUse(id, 1, 0), NonceManager::CountUse::Accepted);
+  EXPECT_FALSE(nonces.acceptCount(n, 1));  // the same nonce by its text
+  NonceManager::NonceId next;
+  ASSERT_EQ(nonces.check(nonces.issue("example.com"), "example.com", &next), NonceStatus::Valid);
+  EXPECT_EQ(next.sequence, id.sequence + 1);
+  EXPECT_NE(next.key, id.key);
 }
 
-TEST_F(NonceTest, TableIsBoundedAndForgottenNoncesCountAsReplays) {
+// The counts ring has kNonceCountSlots slots, chosen by the sequence number:
+// the nonce issued kNonceCountSlots later shares a slot with the first.
+TEST_F(NonceTest, RingSlotTakenByALaterNonceForgetsTheEarlierOne) {
   const auto first = nonces.issue("example.com");
   ASSERT_TRUE(nonces.acceptCount(first, 1));
-  // acceptCount() trusts check() for authenticity, so distinct nonces of the
-  // same second can be made cheaply by rewriting salt characters (12..15).
-  static const std::string kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  const auto base = nonces.issue("example.com");
-  for (std::size_t i = 0; i < kMaxTrackedNonces; ++i) {
-    auto n = base;
-    for (std::size_t k = 0, v = i; k < 4; ++k, v /= 64)
-      n[12 + k] = kAlphabet[v % 64];
-    ASSERT_TRUE(nonces.acceptCount(n, 1)) << i;
-  }
-  EXPECT_EQ(nonces.trackedNonces(), kMaxTrackedNonces);
-  // `first` was dropped; its count is unknown, so any count is refused.
-  EXPECT_FALSE(nonces.acceptCount(first, 2));
-  // A nonce issued later than the forgotten ones is tracked as usual.
   now += 1;
-  EXPECT_TRUE(nonces.acceptCount(nonces.issue("example.com"), 1));
+  std::string later;
+  for (std::size_t i = 0; i < kNonceCountSlots; ++i)
+    later = nonces.issue("example.com");
+  NonceManager::NonceId a, b;
+  ASSERT_EQ(nonces.check(first, "example.com", &a), NonceStatus::Valid);
+  ASSERT_EQ(nonces.check(later, "example.com", &b), NonceStatus::Valid);
+  ASSERT_EQ(a.sequence % kNonceCountSlots, b.sequence % kNonceCountSlots);
+
+  EXPECT_TRUE(nonces.acceptCount(later, 1));  // an earlier second's nonce gives way
+  // `first`'s count is forgotten: any count is refused, so no replay of it passes.
+  EXPECT_FALSE(nonces.acceptCount(first, 2));
+  EXPECT_FALSE(nonces.acceptCount(first, 100));
+  EXPECT_TRUE(nonces.acceptCount(later, 2));  // the later nonce keeps its slot
+}
+
+TEST_F(NonceTest, RingSlotHeldByANonceOfTheSameSecondRefusesAnother) {
+  // Two nonces of one second in one slot: the second cannot know whether the
+  // slot's earlier holder was itself, so it is refused rather than trusted.
+  const auto first = nonces.issue("example.com");
+  std::string same;
+  for (std::size_t i = 0; i < kNonceCountSlots; ++i)
+    same = nonces.issue("example.com");
+  ASSERT_TRUE(nonces.acceptCount(same, 1));
+  EXPECT_FALSE(nonces.acceptCount(first, 1));
+  EXPECT_TRUE(nonces.acceptCount(same, 2));
 }
 
 // --- Challenges ----------------------------------------------------------------
