@@ -612,7 +612,7 @@ void Proxy::forwardAck(std::unique_ptr<sip::Message> ack,
   ack->setHeader(sip::HeaderId::MaxForwards, std::to_string(mf < 0 ? kDefaultMaxForwards : mf - 1));
   // Stateless forwarding needs a branch that is the same for retransmissions
   // (§16.11): derive it from the upstream branch.
-  const auto via = ack->topVia();
+  const auto* via = ack->topViaParsed();
   const auto branch = fmt::format(
       "z9hG4bK{:x}", std::hash<std::string_view>{}(via ? via->branch() : ack->callId()));
   ack->prependHeader(sip::HeaderId::Via, viaFor(next->transport, branch));
@@ -1121,10 +1121,10 @@ void Proxy::byeInNameOf(const Dialog& dialog, int gone) {
 void Proxy::onStrayResponse(std::unique_ptr<sip::Message> response, const sip::Flow&) {
   // §16.11 / §18.2.2: a response no transaction wants (a 2xx retransmission
   // after ours ended): drop our Via and send it to the next one.
-  const auto ours = response->topVia();
+  const auto* ours = response->topViaParsed();
   if (!ours) return;
   response->removeFirstValue(sip::HeaderId::Via);
-  const auto next = response->topVia();
+  const auto* next = response->topViaParsed();
   if (!next) return;
   const auto transport = sip::transportFromName(next->transport);
   if (!transport) return;

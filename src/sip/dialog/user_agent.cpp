@@ -586,7 +586,7 @@ void UserAgent::receive(std::string text) {
 }
 
 void UserAgent::onResponse(std::unique_ptr<Message> response) {
-  const auto via = response->topVia();
+  const auto* via = response->topViaParsed();
   if (!via) return;
   const std::string branch(via->branch());
   const auto it = pending_.find(branch);
@@ -721,11 +721,11 @@ void UserAgent::onInvite(std::unique_ptr<Message> invite) {
 }
 
 void UserAgent::onCancel(const Message& cancel) {
-  const auto via = cancel.topVia();
+  const auto* via = cancel.topViaParsed();
   const std::string_view branch = via ? via->branch() : std::string_view{};
   for (auto& [ref, call] : calls_) {
     if (call->outgoing || !call->invite || call->state == Call::State::Ended) continue;
-    const auto inviteVia = call->invite->topVia();
+    const auto* inviteVia = call->invite->topViaParsed();
     if (!inviteVia || inviteVia->branch() != branch || call->callId != cancel.callId()) continue;
     sendResponse(cancel, 200);
     if (call->state == Call::State::Ringing) {

@@ -203,15 +203,30 @@ std::vector<std::string_view> Message::values(HeaderId id) const {
   return out;
 }
 
+const Via* Message::topViaParsed() const {
+  if (viaState_ == ToState::Unknown) {
+    viaState_ = ToState::Absent;
+    if (const Header* h = find(HeaderId::Via)) {
+      std::string_view top;
+      forEachCommaElement(h->value, [&top](std::string_view e) {
+        top = e;
+        return false;
+      });
+      if (parseVia(top, topVia_, true)) viaState_ = ToState::Parsed;
+    }
+  }
+  return viaState_ == ToState::Parsed ? &topVia_ : nullptr;
+}
+
 std::optional<Via> Message::topVia() const {
-  const Header* h = find(HeaderId::Via);
-  if (!h) return std::nullopt;
-  std::string_view top;
-  forEachCommaElement(h->value, [&top](std::string_view e) {
-    top = e;
-    return false;
-  });
-  return Via::parse(top);
+  const Via* via = topViaParsed();
+  return via != nullptr ? std::optional<Via>(*via) : std::nullopt;
+}
+
+std::optional<Via> Message::takeTopVia() {
+  if (topViaParsed() == nullptr) return std::nullopt;
+  viaState_ = ToState::Unknown;
+  return std::optional<Via>(std::move(topVia_));
 }
 
 std::string_view Message::topViaTransport() const {

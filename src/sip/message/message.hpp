@@ -109,7 +109,15 @@ class Message {
   std::vector<std::string_view> values(HeaderId id) const;
 
   // ---- Typed access (parsed on demand; nullopt when absent or malformed)
+  // The top Via value (a copy of topViaParsed()).
   std::optional<Via> topVia() const;
+  // The top Via without a copy: parse() keeps what validating it produced,
+  // an edit of Via forgets it, and the first call after the edit parses again.
+  // Valid until the next edit of Via; nullptr when absent or malformed.
+  const Via* topViaParsed() const;
+  // Hands over the top Via (the message forgets it): for a caller about to
+  // edit Via, which would forget it anyway.
+  std::optional<Via> takeTopVia();
   // The transport of the top Via ("UDP", "WS", ...) as written, without
   // parsing the rest of it; "" when absent or unreadable.
   std::string_view topViaTransport() const;
@@ -181,9 +189,13 @@ class Message {
   enum class ToState : std::uint8_t { Unknown, Absent, Parsed };
   mutable ToState toState_ = ToState::Unknown;
   mutable std::string_view toTag_;
-  // Every edit of a header line calls this: an edited To is parsed again.
+  // topViaParsed()'s cache, in the same three states (views into the message).
+  mutable ToState viaState_ = ToState::Unknown;
+  mutable Via topVia_;
+  // Every edit of a header line calls this: an edited To or Via is parsed again.
   void touched(HeaderId id) {
     if (id == HeaderId::To) toState_ = ToState::Unknown;
+    if (id == HeaderId::Via) viaState_ = ToState::Unknown;
   }
 };
 

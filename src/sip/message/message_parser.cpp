@@ -171,11 +171,15 @@ bool validContact(std::string_view value) {
   });
 }
 
-bool validVia(std::string_view value) {
+// With `top`, the first value is parsed into it whole (parameters too): the
+// message keeps it for topViaParsed().
+bool validVia(std::string_view value, Via* top = nullptr) {
   Via scratch;
   bool any = false;
   bool ok = forEachCommaElement(value, [&](std::string_view e) {
+    const bool first = !any;
     any = true;
+    if (first && top != nullptr) return parseVia(e, *top, true);
     return parseVia(e, scratch, false);
   });
   return ok && any;
@@ -260,12 +264,16 @@ std::string_view MessageParser::validate(Message& m, const SplitInfo& idx) {
   m.toTag_ = toTag;
 
   if (idx.n(HeaderId::Via) == 1) {
-    if (!validVia(value(HeaderId::Via))) return "Bad Via header";
+    if (!validVia(value(HeaderId::Via), &m.topVia_)) return "Bad Via header";
   } else {
+    Via* top = &m.topVia_;
     for (const Header& h : m.headers_) {
-      if (h.id == HeaderId::Via && !validVia(h.value)) return "Bad Via header";
+      if (h.id != HeaderId::Via) continue;
+      if (!validVia(h.value, top)) return "Bad Via header";
+      top = nullptr;
     }
   }
+  m.viaState_ = Message::ToState::Parsed;  // topViaParsed() needs no second parse
 
   if (idx.n(HeaderId::MaxForwards) == 1) {
     //   Max-Forwards = "Max-Forwards" HCOLON 1*DIGIT  (0-255, RFC 3261 §20.22)

@@ -54,8 +54,8 @@ namespace {
 // (received, rport) are left out: a retransmission from another source port is
 // still a retransmission.
 bool sameTopVia(const Message& a, const Message& b) {
-  const auto va = a.topVia();
-  const auto vb = b.topVia();
+  const auto* va = a.topViaParsed();
+  const auto* vb = b.topViaParsed();
   if (!va || !vb) return false;
   return iequals(va->transport, vb->transport) && iequals(va->host, vb->host) &&
          va->port == vb->port && va->branch() == vb->branch();

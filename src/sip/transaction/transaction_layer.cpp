@@ -396,7 +396,7 @@ struct TransactionLayer::Impl final : TransactionHost {
   void receiveResponse(std::unique_ptr<Message> response, const Flow& from) {
     if (response->status() < 100) return;
     ClientTransaction* tx = nullptr;
-    const auto via = response->topVia();
+    const auto* via = response->topViaParsed();
     const auto cseq = response->cseq();
     if (via && cseq) {
       tx = clients.find(MatchKey{via->branch(), cseq->method, {}, 0});
@@ -485,7 +485,7 @@ TransactionId TransactionLayer::sendRequest(std::unique_ptr<Message> request, co
     impl_->log->error("sendRequest: not a request that starts a transaction");
     return 0;
   }
-  const auto via = request->topVia();
+  const auto* via = request->topViaParsed();
   if (!via || via->branch().empty()) {
     impl_->log->error("sendRequest: no branch in top Via; Call-ID {}", request->callId());
     return 0;

@@ -87,7 +87,9 @@ std::optional<Via> recordSource(Message& request, const Flow& from) {
     top = values.front();
     onlyValueOfLine = values.size() == 1;
   }
-  std::optional<Via> via = Via::parse(top);
+  // The parse the message kept (its views are into `top`); the edits below
+  // would make the message forget it anyway.
+  std::optional<Via> via = request.takeTopVia();
   if (!via) return std::nullopt;
 
   // Via and received use the plain IPv4 form of a dual-stack socket's peers.

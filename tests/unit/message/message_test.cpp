@@ -567,6 +567,69 @@ TEST(MessageToTag, MalformedToGetsNoTag) {
   EXPECT_EQ(bad->toTag(), "");
 }
 
+// The top Via parsed while validating is kept whole (parameters too), and
+// follows edits of Via, hand-overs and clones.
+TEST(MessageTopVia, ParsedOnceAndKeptInStepWithVia) {
+  auto req = mustParse(replaceAll(
+      std::string(kInvite), "Via: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bK776asdhds\r\n",
+      "v: SIP/2.0/TCP [2001:db8::1]:5070 ; branch=z9hG4bKtop;rport, SIP/2.0/UDP b.example\r\n"
+      "Via: SIP/2.0/UDP c.example;branch=z9hG4bKthird\r\n"));
+  const Via* top = req->topViaParsed();
+  ASSERT_NE(top, nullptr);
+  EXPECT_EQ(top->transport, "TCP");
+  EXPECT_EQ(top->host, "[2001:db8::1]");
+  EXPECT_EQ(top->port, 5070);
+  EXPECT_EQ(top->branch(), "z9hG4bKtop");
+  EXPECT_TRUE(top->param("rport").has_value());
+  EXPECT_EQ(req->topViaParsed(), top);  // kept, not parsed again
+  // What Via::parse of the first value gives.
+  const auto fresh = Via::parse("SIP/2.0/TCP [2001:db8::1]:5070 ; branch=z9hG4bKtop;rport");
+  ASSERT_TRUE(fresh);
+  EXPECT_EQ(top->params.size(), fresh->params.size());
+  EXPECT_EQ(top->host, fresh->host);
+
+  // An edit of Via is seen.
+  req->prependHeader(HeaderId::Via, "SIP/2.0/UDP proxy.example;branch=z9hG4bKproxy");
+  ASSERT_NE(req->topViaParsed(), nullptr);
+  EXPECT_EQ(req->topViaParsed()->branch(), "z9hG4bKproxy");
+  req->removeFirstValue(HeaderId::Via);
+  ASSERT_NE(req->topViaParsed(), nullptr);
+  EXPECT_EQ(req->topViaParsed()->branch(), "z9hG4bKtop");
+
+  // Taken: the caller owns that parse, the message parses again on demand.
+  auto taken = req->takeTopVia();
+  ASSERT_TRUE(taken);
+  EXPECT_EQ(taken->branch(), "z9hG4bKtop");
+  ASSERT_NE(req->topViaParsed(), nullptr);
+  EXPECT_EQ(req->topViaParsed()->branch(), "z9hG4bKtop");
+  EXPECT_EQ(req->topVia()->host, "[2001:db8::1]");
+
+  // A clone views its own copy.
+  auto copy = req->clone();
+  req.reset();
+  ASSERT_NE(copy->topViaParsed(), nullptr);
+  EXPECT_EQ(copy->topViaParsed()->branch(), "z9hG4bKtop");
+  copy->removeAll(HeaderId::Via);
+  EXPECT_EQ(copy->topViaParsed(), nullptr);
+  EXPECT_FALSE(copy->takeTopVia());
+}
+
+// A message refused for a bad Via keeps no parse of it.
+TEST(MessageTopVia, MalformedViaGivesNone) {
+  auto r = Message::parse(replaceAll(std::string(kInvite), "SIP/2.0/UDP pc33.atlanta.com;",
+                                     "SIP/2.0/UDP pc33.atlanta.com:99999;"));
+  ASSERT_TRUE(r.message);
+  EXPECT_EQ(r.error, "Bad Via header");
+  EXPECT_EQ(r.message->topViaParsed(), nullptr);
+  // A bad second Via line: the top one is still readable (to route the 400).
+  auto second = Message::parse(
+      replaceAll(std::string(kInvite), "Max-Forwards: 70\r\n", "Via: bad\r\nMax-Forwards: 70\r\n"));
+  ASSERT_TRUE(second.message);
+  EXPECT_EQ(second.error, "Bad Via header");
+  ASSERT_NE(second.message->topViaParsed(), nullptr);
+  EXPECT_EQ(second.message->topViaParsed()->branch(), "z9hG4bK776asdhds");
+}
+
 TEST(ReasonPhrase, Table) {
   EXPECT_EQ(reasonPhrase(100), "Trying");
   EXPECT_EQ(reasonPhrase(200), "OK");
