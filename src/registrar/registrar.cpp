@@ -84,7 +84,12 @@ sip::Flow parseReceived(std::string_view received) {
 }
 
 std::string makeAor(std::string_view user, std::string_view domain) {
-  return sip::unescape(user) + "@" + lower(domain);
+  std::string aor = sip::unescape(user);
+  aor.reserve(aor.size() + 1 + domain.size());
+  aor.push_back('@');
+  for (char c : domain)
+    aor.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  return aor;
 }
 
 Registrar::Registrar(RegistrarConfig config, sip::TransactionLayer& transactions,
@@ -174,14 +179,15 @@ std::unique_ptr<sip::Message> Registrar::process(const sip::Message& request, co
   if (!to || !to->uri.isSipOrSips()) return reply(400, "Bad To header");
   if (!sip::iequals(to->uri.host, config_.domain))
     return reply(404, "Not Found (domain not served here)");
-  if (sip::unescape(to->uri.user) != auth.user)
+  const auto aor = makeAor(to->uri.user, config_.domain);
+  // The AOR's user part, unescaped: the user the To header names.
+  if (std::string_view(aor).substr(0, aor.size() - config_.domain.size() - 1) != auth.user)
     return reply(403, "Forbidden (To does not match the authenticated user)");
   // The connection is now this user's (see Authenticator).
   if (from.connection != 0) auth_.rememberConnection(from.connection, auth.user);
-  const auto aor = makeAor(to->uri.user, config_.domain);
 
   const auto cseq = request.cseq();
-  const std::string callId(request.callId());
+  const std::string_view callId = request.callId();
   std::optional<std::int64_t> headerExpires;
   if (const auto* h = request.find(sip::HeaderId::Expires)) {
     headerExpires = parseDeltaSeconds(h->value);
@@ -245,9 +251,9 @@ std::unique_ptr<sip::Message> Registrar::process(const sip::Message& request, co
       path += p;
     }
     for (const auto& u : updates) {
-      const std::string contactText(u.contact.uri.text);
-      const auto instance = std::string(u.contact.param("+sip.instance").value_or(""));
-      const auto regId = std::string(u.contact.param("reg-id").value_or(""));
+      const std::string_view contactText = u.contact.uri.text;
+      const std::string_view instance = u.contact.param("+sip.instance").value_or("");
+      const std::string_view regId = u.contact.param("reg-id").value_or("");
       auto existing = std::find_if(list.begin(), list.end(), [&](const Binding& b) {
         if (!instance.empty() && !regId.empty()) return b.instance == instance && b.regId == regId;
         return b.contact == contactText;
@@ -275,7 +281,7 @@ std::unique_ptr<sip::Message> Registrar::process(const sip::Message& request, co
       // Most refreshes come from where the binding was made: reuse its text.
       const bool sameSource =
           b.source.transport == from.transport && b.source.remote == from.remote;
-      auto received = sameSource ? b.received : describeFlow(from);
+      std::string received = sameSource ? std::string() : describeFlow(from);
       const bool created = b.contact.empty();
       const auto userAgent = request.first(sip::HeaderId::UserAgent);
       // A refresh that changes only Call-ID, CSeq and expiry (most of them)
@@ -284,26 +290,27 @@ std::unique_ptr<sip::Message> Registrar::process(const sip::Message& request, co
       // refreshes well before. Anything else that changed is written at once.
       const bool write = b.contact != contactText || b.qTimes1000 != u.q ||
                          b.instance != instance || b.regId != regId || b.path != path ||
-                         b.received != received || b.userAgent != userAgent ||
+                         !sameSource || b.userAgent != userAgent ||
                          b.storedExpires < now + u.expires / 2 + 1;
-      b.aor = aor;
-      b.contact = contactText;
-      b.callId = callId;
+      // assign() reuses each string's buffer: a refresh allocates nothing here.
+      b.aor.assign(aor);
+      b.contact.assign(contactText);
+      b.callId.assign(callId);
       b.cseq = cseq->number;
       b.expires = now + u.expires;
       b.qTimes1000 = u.q;
-      b.instance = instance;
-      b.regId = regId;
-      b.path = path;
-      b.received = std::move(received);
+      b.instance.assign(instance);
+      b.regId.assign(regId);
+      b.path.assign(path);
+      if (!sameSource) b.received = std::move(received);
       b.source = from;
       if (from.connection != 0) {
         auto& aors = aorsByConnection_[from.connection];
         if (std::find(aors.begin(), aors.end(), aor) == aors.end()) aors.push_back(aor);
       }
-      b.userAgent = std::string(userAgent);
+      b.userAgent.assign(userAgent);
       if (created) {  // a refreshed binding keeps its entry
-        if (auto [it, inserted] = byContact_.try_emplace(contactText, aor); !inserted) {
+        if (auto [it, inserted] = byContact_.try_emplace(b.contact, aor); !inserted) {
           if (it->second != aor) it->second = aor;
         }
       }
