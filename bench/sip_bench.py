@@ -90,8 +90,9 @@ def log(msg: str) -> None:
 # Namespace
 
 
-def ensure_netns(argv: list[str]) -> None:
-    """Re-exec inside a fresh loopback-only network namespace."""
+def ensure_netns(argv: list[str], script: str = __file__) -> None:
+    """Re-exec `script` (this one by default) inside a fresh loopback-only
+    network namespace."""
     if os.environ.get(NETNS_ENV) == "1":
         subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
         links = subprocess.run(["ip", "-o", "link", "show"], check=True,
@@ -104,7 +105,7 @@ def ensure_netns(argv: list[str]) -> None:
     if os.geteuid() != 0:
         cmd[1:1] = ["--user", "--map-root-user"]
     env = dict(os.environ, **{NETNS_ENV: "1"})
-    os.execvpe(cmd[0], cmd + ["--", sys.executable, str(Path(__file__).resolve())] + argv, env)
+    os.execvpe(cmd[0], cmd + ["--", sys.executable, str(Path(script).resolve())] + argv, env)
 
 
 # ----------------------------------------------------------------------------
