@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 
 namespace tandem::registrar {
 namespace {
@@ -310,8 +311,12 @@ NonceManager::NonceManager(std::string secret, std::chrono::seconds lifetime, No
     : macState_(std::make_unique<MacState>()),
       lifetime_(lifetime),
       nowSeconds_(std::move(nowSeconds)),
-      counts_(std::make_unique<CountSlot[]>(kNonceCountSlots)),
+      counts_(static_cast<CountSlot*>(std::calloc(kNonceCountSlots, sizeof(CountSlot)))),
       nextSequence_(static_cast<std::uint32_t>(core::randomU64())) {
+  if (!counts_) throw std::bad_alloc();
+  // An all-zero CountSlot is a free one (an aggregate: calloc()'s zeroed
+  // bytes are its objects, C++20 [intro.object]/10).
+  static_assert(std::is_aggregate_v<CountSlot> && std::is_trivially_destructible_v<CountSlot>);
   unsigned char key[SHA256_CBLOCK] = {};
   if (secret.size() > sizeof key) {
     SHA256(reinterpret_cast<const unsigned char*>(secret.data()), secret.size(), key);
@@ -335,6 +340,10 @@ NonceManager::NonceManager(std::string secret, std::chrono::seconds lifetime, No
 }
 
 NonceManager::~NonceManager() = default;
+
+void NonceManager::FreeSlots::operator()(CountSlot* p) const {
+  std::free(p);
+}
 
 std::int64_t NonceManager::now() const {
   if (nowSeconds_) return nowSeconds_();
