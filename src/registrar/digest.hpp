@@ -5,10 +5,11 @@
 // types: callers pass plain strings, so the Authenticator, the web API and the
 // tests share one implementation.
 //
-// Nonces are stateless: nonce = base64url(timestamp || salt || HMAC-SHA256(
-// secret, timestamp || salt || realm)[..16]), so any nonce this process issued
-// can be checked without remembering it. Only the nonce-count of nonces in use
-// is remembered, to reject replays (RFC 7616 §3.3, "nc").
+// Nonces are stateless: nonce = base64url(timestamp || sequence || salt ||
+// HMAC-SHA256(secret, timestamp || sequence || salt || realm)[..16]), so any
+// nonce this process issued can be checked without remembering it. Only the
+// nonce-count of nonces in use is remembered, to reject replays (RFC 7616
+// §3.3, "nc"), in a ring indexed by the sequence number.
 //
 // Thread-safety: none. One NonceManager per event loop (or a lock around it).
 
