@@ -77,6 +77,8 @@ class Registrar {
   // The response to a REGISTER (challenge, error or 200 with the bindings),
   // with `toTag`; applies the bindings it accepts. `stateless`: no server
   // transaction absorbs retransmissions, so they must be recognised here.
+  // Starts loading the bindings of `aor` into the cache (no effect otherwise).
+  void prefetchBindings(std::string_view aor) const;
   std::unique_ptr<sip::Message> process(const sip::Message& request, const sip::Flow& from,
                                         std::string_view toTag, bool stateless);
   static std::string statelessTag(const sip::Message& request);
