@@ -151,9 +151,9 @@ class NonceManager {
   // Nonce-count bookkeeping, kNonceCountSlots slots. Nonces are used about in
   // the order they were issued, so consecutive uses touch neighbouring slots
   // (a hash table would touch a random cache line, and expire entries in a
-  // second structure).
-  // From calloc(): pages the allocator gets fresh from the kernel are zero
-  // already and untouched, so a quiet server does not hold all 4 MiB.
+  // second structure). From calloc(): pages the allocator gets fresh from the
+  // kernel are zero already and untouched, so a quiet server does not hold
+  // all 4 MiB.
   struct FreeSlots {
     void operator()(CountSlot* p) const;
   };

@@ -86,11 +86,18 @@ sip::Flow parseReceived(std::string_view received) {
 std::string makeAor(std::string_view user, std::string_view domain) {
   std::string aor = sip::unescape(user);
   aor.reserve(aor.size() + 1 + domain.size());
-  aor.push_back('@');
-  for (char c : domain)
-    aor.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  aor.append("@").append(lower(domain));
   return aor;
 }
+
+namespace {
+
+// The unescaped user part of an AOR made by makeAor() (the domain has no '@').
+std::string_view aorUser(std::string_view aor) {
+  return aor.substr(0, aor.rfind('@'));
+}
+
+}  // namespace
 
 Registrar::Registrar(RegistrarConfig config, sip::TransactionLayer& transactions,
                      Authenticator& auth, BindingStore& store, std::function<std::int64_t()> now)
@@ -196,8 +203,7 @@ std::unique_ptr<sip::Message> Registrar::process(const sip::Message& request, co
   if (!toOk) return reply(400, "Bad To header");
   if (!sip::iequals(to->uri.host, config_.domain))
     return reply(404, "Not Found (domain not served here)");
-  // The AOR's user part, unescaped: the user the To header names.
-  if (std::string_view(aor).substr(0, aor.size() - config_.domain.size() - 1) != auth.user)
+  if (aorUser(aor) != auth.user)
     return reply(403, "Forbidden (To does not match the authenticated user)");
   // The connection is now this user's (see Authenticator).
   if (from.connection != 0) auth_.rememberConnection(from.connection, auth.user);
@@ -297,7 +303,6 @@ std::unique_ptr<sip::Message> Registrar::process(const sip::Message& request, co
       // Most refreshes come from where the binding was made: reuse its text.
       const bool sameSource =
           b.source.transport == from.transport && b.source.remote == from.remote;
-      std::string received = sameSource ? std::string() : describeFlow(from);
       const bool created = b.contact.empty();
       const auto userAgent = request.first(sip::HeaderId::UserAgent);
       // A refresh that changes only Call-ID, CSeq and expiry (most of them)
@@ -318,7 +323,7 @@ std::unique_ptr<sip::Message> Registrar::process(const sip::Message& request, co
       b.instance.assign(instance);
       b.regId.assign(regId);
       b.path.assign(path);
-      if (!sameSource) b.received = std::move(received);
+      if (!sameSource) b.received = describeFlow(from);
       b.source = from;
       if (from.connection != 0) {
         auto& aors = aorsByConnection_[from.connection];

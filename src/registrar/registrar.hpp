@@ -50,8 +50,8 @@ class Registrar {
                                                             const sip::Flow& from);
   void handleRegister(sip::TransactionId tx, const sip::Message& request, const sip::Flow& from);
   // The same without a server transaction (RFC 3261 §8.2.7): the response is
-  // returned, to go back statelessly, and a retransmission is processed again and gets the same
-  // answer: the Authenticator accepts the repeat of a nonce-count only for the
+  // returned, to go back statelessly, and a retransmission is processed again
+  // and gets the same answer: the Authenticator accepts the repeat of a nonce-count only for the
   // very request that used it, the same CSeq is accepted only then, and the To
   // tag derives from the request. This keeps a registrar, which §8.2.7 says
   // cannot be stateless in general, idempotent for retransmissions: the
@@ -77,10 +77,10 @@ class Registrar {
   // The response to a REGISTER (challenge, error or 200 with the bindings),
   // with `toTag`; applies the bindings it accepts. `stateless`: no server
   // transaction absorbs retransmissions, so they must be recognised here.
-  // Starts loading the bindings of `aor` into the cache (no effect otherwise).
-  void prefetchBindings(std::string_view aor) const;
   std::unique_ptr<sip::Message> process(const sip::Message& request, const sip::Flow& from,
                                         std::string_view toTag, bool stateless);
+  // Starts loading the bindings of `aor` into the cache (no effect otherwise).
+  void prefetchBindings(std::string_view aor) const;
   static std::string statelessTag(const sip::Message& request);
   static bool reachableOnlyByItsConnection(const Binding& b);
   void removeBinding(std::vector<Binding>& list, std::size_t index);

@@ -204,18 +204,18 @@ std::vector<std::string_view> Message::values(HeaderId id) const {
 }
 
 const Via* Message::topViaParsed() const {
-  if (viaState_ == ToState::Unknown) {
-    viaState_ = ToState::Absent;
+  if (viaState_ == CacheState::Unknown) {
+    viaState_ = CacheState::Absent;
     if (const Header* h = find(HeaderId::Via)) {
       std::string_view top;
       forEachCommaElement(h->value, [&top](std::string_view e) {
         top = e;
         return false;
       });
-      if (parseVia(top, topVia_, true)) viaState_ = ToState::Parsed;
+      if (parseVia(top, topVia_, true)) viaState_ = CacheState::Parsed;
     }
   }
-  return viaState_ == ToState::Parsed ? &topVia_ : nullptr;
+  return viaState_ == CacheState::Parsed ? &topVia_ : nullptr;
 }
 
 std::optional<Via> Message::topVia() const {
@@ -225,7 +225,7 @@ std::optional<Via> Message::topVia() const {
 
 std::optional<Via> Message::takeTopVia() {
   if (topViaParsed() == nullptr) return std::nullopt;
-  viaState_ = ToState::Unknown;
+  viaState_ = CacheState::Unknown;
   return std::optional<Via>(std::move(topVia_));
 }
 
@@ -259,9 +259,9 @@ std::optional<NameAddr> Message::to() const {
 }
 
 std::string_view Message::toTag() const {
-  if (toState_ == ToState::Unknown) {
+  if (toState_ == CacheState::Unknown) {
     const auto to = this->to();
-    toState_ = to ? ToState::Parsed : ToState::Absent;
+    toState_ = to ? CacheState::Parsed : CacheState::Absent;
     toTag_ = to ? to->tag() : std::string_view{};
   }
   return toTag_;
@@ -460,7 +460,7 @@ std::unique_ptr<Message> MessageParser::makeResponse(const Message& request, int
   };
   // RFC 3261 §8.2.6.2: the UAS adds a tag to To unless the request had one.
   const std::string_view requestTag = request.toTag();
-  const bool toParsed = request.toState_ == Message::ToState::Parsed;
+  const bool toParsed = request.toState_ == Message::CacheState::Parsed;
   const bool addTag = !toTag.empty() && toParsed && requestTag.empty();
   // All copied text goes into one buffer, reserved up front so the views taken
   // below stay valid.

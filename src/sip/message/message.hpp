@@ -184,18 +184,19 @@ class Message {
   Uri requestUri_;
   int status_ = 0;
   std::vector<Header> headers_;
-  // toTag()'s cache: Unknown until computed, Absent when To is missing or
-  // malformed, Parsed when toTag_ holds its tag (a view of the To value).
-  enum class ToState : std::uint8_t { Unknown, Absent, Parsed };
-  mutable ToState toState_ = ToState::Unknown;
+  // A header parse kept on the message: Unknown until computed, Absent when
+  // the header is missing or malformed, Parsed when the cache holds it.
+  enum class CacheState : std::uint8_t { Unknown, Absent, Parsed };
+  // toTag()'s cache: the tag, a view of the To value.
+  mutable CacheState toState_ = CacheState::Unknown;
   mutable std::string_view toTag_;
-  // topViaParsed()'s cache, in the same three states (views into the message).
-  mutable ToState viaState_ = ToState::Unknown;
+  // topViaParsed()'s cache (views into the message).
+  mutable CacheState viaState_ = CacheState::Unknown;
   mutable Via topVia_;
   // Every edit of a header line calls this: an edited To or Via is parsed again.
   void touched(HeaderId id) {
-    if (id == HeaderId::To) toState_ = ToState::Unknown;
-    if (id == HeaderId::Via) viaState_ = ToState::Unknown;
+    if (id == HeaderId::To) toState_ = CacheState::Unknown;
+    if (id == HeaderId::Via) viaState_ = CacheState::Unknown;
   }
 };
 

@@ -260,7 +260,7 @@ std::string_view MessageParser::validate(Message& m, const SplitInfo& idx) {
   if (!parseNameAddr(value(HeaderId::From), scratch, false)) return "Bad From header";
   std::string_view toTag;
   if (!parseNameAddr(value(HeaderId::To), scratch, false, &toTag)) return "Bad To header";
-  m.toState_ = Message::ToState::Parsed;  // toTag() needs no second parse
+  m.toState_ = Message::CacheState::Parsed;  // toTag() needs no second parse
   m.toTag_ = toTag;
 
   if (idx.n(HeaderId::Via) == 1) {
@@ -273,7 +273,7 @@ std::string_view MessageParser::validate(Message& m, const SplitInfo& idx) {
       top = nullptr;
     }
   }
-  m.viaState_ = Message::ToState::Parsed;  // topViaParsed() needs no second parse
+  m.viaState_ = Message::CacheState::Parsed;  // topViaParsed() needs no second parse
 
   if (idx.n(HeaderId::MaxForwards) == 1) {
     //   Max-Forwards = "Max-Forwards" HCOLON 1*DIGIT  (0-255, RFC 3261 §20.22)
