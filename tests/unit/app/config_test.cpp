@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 
 namespace tandem::app {
 namespace {
@@ -27,6 +28,33 @@ std::string errorOf(Fn fn) {
     return e.what();
   }
   return {};
+}
+
+// validate()'s message for `c`, "" when it passes.
+std::string validationError(Config c) {
+  return errorOf([&] { validate(c); });
+}
+
+// Whether validate() refuses `c` with a message naming `key`.
+bool refusedNaming(Config c, std::string_view key) {
+  return validationError(std::move(c)).find(key) != std::string::npos;
+}
+
+// A bounded setting: `set(config, v)` stores v; the `ok` values pass, the
+// `bad` ones are refused with a message naming `key`.
+template <typename Set>
+void expectBounds(Set set, std::initializer_list<int> ok, std::initializer_list<int> bad,
+                  std::string_view key) {
+  for (int v : ok) {
+    Config c;
+    set(c, v);
+    EXPECT_EQ(validationError(c), "") << key << " = " << v;
+  }
+  for (int v : bad) {
+    Config c;
+    set(c, v);
+    EXPECT_TRUE(refusedNaming(c, key)) << key << " = " << v;
+  }
 }
 
 TEST(ParseListen, AcceptsTransportsAndIpv6) {
@@ -63,45 +91,32 @@ TEST(Validate, FillsDefaultListeners) {
 TEST(Validate, TlsListenerNeedsCertificate) {
   Config c;
   c.listen.push_back(parseListen("sip.listen", "tls:127.0.0.1:5061"));
-  auto e = errorOf([&] { validate(c); });
-  EXPECT_NE(e.find("tls.cert"), std::string::npos);
+  EXPECT_TRUE(refusedNaming(c, "tls.cert"));
 }
 
 TEST(Validate, ExpiresOrderingIsChecked) {
   Config c;
   c.minExpires = 100;
   c.maxExpires = 50;
-  EXPECT_NE(errorOf([&] { validate(c); }).find("registrar.max_expires"), std::string::npos);
+  EXPECT_TRUE(refusedNaming(c, "registrar.max_expires"));
 }
 
 TEST(Validate, DomainMustBeAHostName) {
   Config c;
   c.domain = "bad domain";
-  EXPECT_NE(errorOf([&] { validate(c); }).find("server.domain"), std::string::npos);
+  EXPECT_TRUE(refusedNaming(c, "server.domain"));
 }
 
 TEST(Validate, UdpBatchDelayIsBounded) {
-  Config c;
-  EXPECT_EQ(c.udpBatchDelay.count(), 300);  // the documented default
-  c.udpBatchDelay = std::chrono::microseconds(0);
-  EXPECT_EQ(errorOf([&] { validate(c); }), "");
-  c.udpBatchDelay = std::chrono::microseconds(5001);
-  EXPECT_NE(errorOf([&] { validate(c); }).find("sip.udp_batch_delay_us"), std::string::npos);
-  c.udpBatchDelay = std::chrono::microseconds(-1);
-  EXPECT_NE(errorOf([&] { validate(c); }).find("sip.udp_batch_delay_us"), std::string::npos);
+  EXPECT_EQ(Config{}.udpBatchDelay.count(), 300);  // the documented default
+  expectBounds([](Config& c, int us) { c.udpBatchDelay = std::chrono::microseconds(us); },
+               {0, 5000}, {5001, -1}, "sip.udp_batch_delay_us");
 }
 
 TEST(Validate, TryingDelayIsBoundedByTheRfcs200Ms) {
-  Config c;
-  EXPECT_EQ(c.tryingDelay.count(), 80);  // the documented default
-  c.tryingDelay = std::chrono::milliseconds(0);
-  EXPECT_EQ(errorOf([&] { validate(c); }), "");
-  c.tryingDelay = std::chrono::milliseconds(200);
-  EXPECT_EQ(errorOf([&] { validate(c); }), "");
-  c.tryingDelay = std::chrono::milliseconds(201);
-  EXPECT_NE(errorOf([&] { validate(c); }).find("sip.trying_delay_ms"), std::string::npos);
-  c.tryingDelay = std::chrono::milliseconds(-1);
-  EXPECT_NE(errorOf([&] { validate(c); }).find("sip.trying_delay_ms"), std::string::npos);
+  EXPECT_EQ(Config{}.tryingDelay.count(), 80);  // the documented default
+  expectBounds([](Config& c, int ms) { c.tryingDelay = std::chrono::milliseconds(ms); }, {0, 200},
+               {201, -1}, "sip.trying_delay_ms");
 }
 
 TEST(LoadConfigFile, ReadsEveryKind) {
