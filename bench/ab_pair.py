@@ -6,7 +6,8 @@ machine's own speed drifts by 5-15 % (other guests, caches, frequency), more
 than most single changes save. Here both binaries run at once, each with its
 own sipp load at the same rate, and their CPU per operation is read over the
 same seconds, so the drift hits both alike. Runs alternate which binary gets
-which address. Two copies of one binary agree within about 1 %.
+which address. Two copies of one binary read 0.98-1.02 per run at the default
+14 s (1.06 in an 8 s run): use several runs and their median.
 
 Only for comparing Tandem with Tandem: a server sharing the machine with a
 second one gets its datagrams in larger batches, which lowers Tandem's cost
@@ -46,7 +47,6 @@ class Side(sb.Tandem):
     """A Tandem at a chosen address, with its web server off (two would clash)."""
 
     def __init__(self, work: Path, binary: str, label: str, addr: str):
-        self.name = "tandem"  # Server.__init__ looks its address up by name
         super().__init__(work / label, binary, parallel=4)
         self.addr = addr
 
@@ -57,10 +57,10 @@ class Side(sb.Tandem):
 
 
 def sipp(args: list[str], cwd: Path, log: Path) -> subprocess.Popen:
-    out = open(log, "wb")
-    return subprocess.Popen(["sipp"] + args + ["-nostdin", "-buff_size", str(sb.UDP_RCVBUF)],
-                            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            cwd=cwd)
+    with open(log, "wb") as out:  # the child keeps its own descriptor
+        return subprocess.Popen(["sipp"] + args + ["-nostdin", "-buff_size", str(sb.UDP_RCVBUF)],
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                cwd=cwd)
 
 
 def one_run(o, work: Path, binaries: list[str], run: int) -> tuple[float, float, int]:
