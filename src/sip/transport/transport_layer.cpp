@@ -27,6 +27,7 @@
 #include <deque>
 #include <limits>
 #include <map>
+#include <system_error>
 #include <unordered_map>
 #include <vector>
 
@@ -237,8 +238,13 @@ struct TransportLayer::Impl final : detail::ConnectionHost, AcceptHost {
     if (ec) return fail("bind");
     socket.non_blocking(true, ec);
     if (ec) return fail("non-blocking mode");
-    auto udpListener = std::make_shared<detail::UdpListener>(std::move(socket), listener, logger,
-                                                             opts.udpBatchDelay);
+    std::shared_ptr<detail::UdpListener> udpListener;
+    try {
+      udpListener = std::make_shared<detail::UdpListener>(std::move(socket), listener, logger,
+                                                          opts.udpBatchDelay);
+    } catch (const std::system_error& e) {
+      return "UDP " + at.toString() + ": " + e.what();
+    }
     udp.push_back(udpListener);
     udpListener->start();
     logger->info("listening on UDP {}", udpListener->local().toString());

@@ -23,12 +23,6 @@ inline constexpr std::size_t kUdpSlots = 16;
 // (kUdpSlots) and then some, for requests forked to several contacts.
 inline constexpr std::size_t kUdpSendBatch = 32;
 
-// How long a UDP socket is read at each arrival after a pause between reads
-// (TransportOptions::udpBatchDelay) gathered nothing: datagrams then come too
-// seldom for pauses to pay, and trying again at once would cost a timer
-// wake-up per arrival.
-inline constexpr std::chrono::milliseconds kUdpPauseHoldoff{50};
-
 // First size of a stream connection's read buffer: a typical SIP message with
 // SDP is 1-4 KiB, so most connections never grow it.
 inline constexpr std::size_t kStreamInitialBuffer = 8 * 1024;

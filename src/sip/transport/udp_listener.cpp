@@ -6,10 +6,14 @@
 
 #include <boost/asio/post.hpp>
 
+#include <sys/epoll.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <system_error>
 #include <utility>
 
 namespace tandem::sip::detail {
@@ -93,12 +97,12 @@ std::size_t stunBindingResponse(const std::uint8_t* request, std::size_t n,
 
 UdpListener::UdpListener(asio::ip::udp::socket socket, TransportListener& listener,
                          std::shared_ptr<spdlog::logger> log, std::chrono::microseconds batchDelay)
-    : socket_(std::move(socket)),
-      listener_(&listener),
+    : listener_(&listener),
       log_(std::move(log)),
       slots_(std::make_unique_for_overwrite<Slots>()),
+      ready_(socket.get_executor()),
       batchDelay_(batchDelay),
-      paceTimer_(socket_.get_executor()) {
+      paceTimer_(socket.get_executor()) {
   outgoing_.reserve(tuning::kUdpSendBatch);
   for (std::size_t i = 0; i < tuning::kUdpSlots; ++i) {
     slots_->iov[i].iov_base = slots_->buffers + i * tuning::kMaxDatagram;
@@ -108,28 +112,84 @@ UdpListener::UdpListener(asio::ip::udp::socket socket, TransportListener& listen
     slots_->headers[i].msg_hdr.msg_iovlen = 1;
   }
   error_code ignored;
-  const auto local = socket_.local_endpoint(ignored);
+  const auto local = socket.local_endpoint(ignored);
   flow_.transport = Transport::Udp;
   flow_.local = core::Endpoint{local.address(), local.port()};
+
+  // The socket leaves Asio's reactor (see the class comment): its readiness
+  // reaches the loop only through the epoll instance in ready_, and only
+  // while it has interest there.
+  const int epoll = ::epoll_create1(EPOLL_CLOEXEC);
+  if (epoll < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
+  ready_.assign(epoll);
+  fd_ = socket.release();
+  epoll_event ev{};
+  ev.events = 0;  // registered, no interest until start()
+  ev.data.fd = fd_;
+  if (::epoll_ctl(epoll, EPOLL_CTL_ADD, fd_, &ev) != 0) {
+    const int err = errno;
+    ::close(fd_);
+    fd_ = -1;
+    throw std::system_error(err, std::generic_category(), "epoll_ctl");
+  }
+}
+
+UdpListener::~UdpListener() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void UdpListener::setInterest(std::uint32_t events) {
+  if (events == interest_) return;
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.fd = fd_;
+  // Level-triggered: a datagram already queued reports at once.
+  if (::epoll_ctl(ready_.native_handle(), EPOLL_CTL_MOD, fd_, &ev) != 0) {
+    log_->error("UDP {}: cannot wait for the socket: {}", flow_.local.toString(),
+                std::strerror(errno));
+    return;
+  }
+  interest_ = events;
+}
+
+std::uint32_t UdpListener::wanted() const {
+  return EPOLLIN | (blocked_.empty() ? 0u : static_cast<std::uint32_t>(EPOLLOUT));
 }
 
 void UdpListener::start() {
-  socket_.async_wait(asio::socket_base::wait_read,
-                     [self = shared_from_this()](const error_code& ec) { self->onReadable(ec); });
+  setInterest(wanted());
+  ready_.async_wait(asio::posix::descriptor_base::wait_read,
+                    [self = shared_from_this()](const error_code& ec) { self->onReady(ec); });
+}
+
+void UdpListener::onReady(const error_code& ec) {
+  if (listener_ == nullptr || ec == asio::error::operation_aborted) return;
+  if (ec) log_->warn("UDP {}: wait failed: {}", flow_.local.toString(), ec.message());
+  if (batchDelay_.count() > 0) {
+    // An average over the last few wake-ups, for scheduleRead().
+    const auto now = std::chrono::steady_clock::now();
+    const auto interval = std::min<std::chrono::microseconds>(
+        std::chrono::duration_cast<std::chrono::microseconds>(now - lastWake_), 16 * batchDelay_);
+    lastWake_ = now;
+    wakeInterval_ += (interval - wakeInterval_) / 4;
+  }
+  if (!blocked_.empty()) sendBlocked();
+  onReadable({});
 }
 
 // Readiness, then recvmmsg() batches of up to kUdpSlots datagrams, up to
 // kUdpReadBatch per readiness event. A batch that comes back short means the
-// queue was empty at that moment: the edge-triggered reactor reports any
-// datagram that arrives later, so no extra read has to see EAGAIN first (one
-// system call fewer per wake-up, which is most of them at moderate load).
+// queue was empty at that moment: the reactor reports any datagram that
+// arrives later (or is already there when start() registers interest again),
+// so no extra read has to see EAGAIN first (one system call fewer per
+// wake-up, which is most of them at moderate load).
 // Unconnected UDP sockets get no ICMP errors (no IP_RECVERR), so a short batch
 // is not an error left pending in front of more data. What the datagrams of a
 // batch cause to be sent waits for the end of the batch (flush()).
 void UdpListener::onReadable(const error_code& ec) {
   if (listener_ == nullptr || ec == asio::error::operation_aborted) return;
   if (ec) log_->warn("UDP {}: wait failed: {}", flow_.local.toString(), ec.message());
-  const int fd = socket_.native_handle();
+  const int fd = fd_;
   int total = 0;
   while (total < tuning::kUdpReadBatch) {
     for (std::size_t i = 0; i < tuning::kUdpSlots; ++i) {
@@ -164,37 +224,39 @@ void UdpListener::onReadable(const error_code& ec) {
   scheduleRead(total);
 }
 
-// While datagrams come more often than every two batchDelay_, pause for
-// batchDelay_ between reads and let them gather: one timer wake-up then
-// serves several datagrams, where the reactor would wake the loop (a context
-// switch and an epoll_wait) for each. A pause that gathered nothing returns
-// the socket to the reactor, and pauses are not tried again for
-// kUdpPauseHoldoff: at a few thousand datagrams a second each pause would
-// otherwise cost a timer wake-up for nothing.
+// While the reactor wakes the loop for this socket more often than every
+// batchDelay_, pause for batchDelay_ between reads instead and let datagrams
+// gather: one timer wake-up then serves what would have been several. The
+// socket is disarmed during a pause, so arrivals do not wake the loop (see
+// the class comment). A pause that gathered nothing returns the socket to the
+// reactor, with the estimate of its wake-up interval reset to four pauses, so
+// that pausing resumes only after several quick wake-ups: at rates where the
+// reactor wakes less often than the timer would, pausing costs wake-ups
+// instead of saving them.
 void UdpListener::scheduleRead(int total) {
   const bool paced = std::exchange(paced_, false);
   if (total >= tuning::kUdpReadBatch) {
-    // Yield to other handlers, then read on: more may be queued, and an edge-
-    // triggered wait would not fire for datagrams already there.
-    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->onReadable({}); });
+    // Yield to other handlers, then read on: more may be queued.
+    asio::post(ready_.get_executor(), [self = shared_from_this()] { self->onReadable({}); });
     return;
   }
   if (batchDelay_.count() > 0) {
-    const auto now = std::chrono::steady_clock::now();
-    if (total == 0) {
-      if (paced) noPauseUntil_ = now + tuning::kUdpPauseHoldoff;
+    bool pause = false;
+    if (paced) {
+      pause = total > 0;
+      if (!pause) wakeInterval_ = 4 * batchDelay_;
     } else {
-      const bool busy = paced || (now - lastRead_ < 2 * batchDelay_ && now >= noPauseUntil_);
-      lastRead_ = now;
-      if (busy) {
-        paceTimer_.expires_after(batchDelay_);
-        paceTimer_.async_wait([self = shared_from_this()](const error_code& e) {
-          if (e || self->listener_ == nullptr) return;
-          self->paced_ = true;
-          self->onReadable({});
-        });
-        return;
-      }
+      pause = wakeInterval_ < batchDelay_;
+    }
+    if (pause) {
+      setInterest(0);  // arrivals must not wake the loop now
+      paceTimer_.expires_after(batchDelay_);
+      paceTimer_.async_wait([self = shared_from_this()](const error_code& e) {
+        if (e || self->listener_ == nullptr) return;
+        self->paced_ = true;
+        self->onReadable({});
+      });
+      return;
     }
   }
   start();
@@ -221,8 +283,8 @@ void UdpListener::answerStun(const char* data, std::size_t n,
   const std::size_t size =
       stunBindingResponse(reinterpret_cast<const std::uint8_t*>(data), n, sender, response);
   if (size == 0) return;  // other STUN messages, or noise: dropped
-  error_code ignored;     // best effort, like the keep-alive itself
-  socket_.send_to(asio::buffer(response, size), sender, 0, ignored);
+  // Best effort, like the keep-alive itself.
+  ::sendto(fd_, response, size, MSG_DONTWAIT, sender.data(), static_cast<socklen_t>(sender.size()));
 }
 
 bool UdpListener::send(const core::Endpoint& to, std::string data, bool deferrable) {
@@ -251,8 +313,7 @@ bool UdpListener::flush() {
       headers[i].msg_hdr.msg_iov = &iov[i];
       headers[i].msg_hdr.msg_iovlen = 1;
     }
-    const int sent =
-        ::sendmmsg(socket_.native_handle(), headers, static_cast<unsigned>(count), MSG_DONTWAIT);
+    const int sent = ::sendmmsg(fd_, headers, static_cast<unsigned>(count), MSG_DONTWAIT);
     if (sent > 0) {
       next += static_cast<std::size_t>(sent);
       continue;
@@ -278,16 +339,25 @@ bool UdpListener::flush() {
 }
 
 void UdpListener::sendWhenWritable(const asio::ip::udp::endpoint& to, std::string data) {
-  // The only path that allocates per message.
-  auto pending = std::make_shared<std::string>(std::move(data));
-  socket_.async_send_to(asio::buffer(*pending), to,
-                        [self = shared_from_this(), pending, to](const error_code& e, std::size_t) {
-                          if (e && e != asio::error::operation_aborted) {
-                            self->log_->debug("UDP send to {} failed: {}",
-                                              core::Endpoint{to.address(), to.port()}.toString(),
-                                              e.message());
-                          }
-                        });
+  blocked_.push_back({to, std::move(data)});
+  // Waiting for datagrams already: wait for room too. Otherwise (pausing)
+  // the next start() asks for it, after batchDelay_ at most.
+  if (interest_ != 0) setInterest(wanted());
+}
+
+void UdpListener::sendBlocked() {
+  while (!blocked_.empty()) {
+    const auto& out = blocked_.front();
+    const auto sent = ::sendto(fd_, out.data.data(), out.data.size(), MSG_DONTWAIT, out.to.data(),
+                               static_cast<socklen_t>(out.to.size()));
+    if (sent < 0 && errno == EINTR) continue;
+    if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;  // still full
+    if (sent < 0) {
+      log_->debug("UDP send to {} failed: {}",
+                  core::Endpoint{out.to.address(), out.to.port()}.toString(), std::strerror(errno));
+    }
+    blocked_.pop_front();
+  }
 }
 
 void UdpListener::close() {
@@ -296,7 +366,9 @@ void UdpListener::close() {
   flush();  // best effort, like the rest of a shutdown
   error_code ignored;
   paceTimer_.cancel();
-  socket_.close(ignored);
+  ready_.close(ignored);
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
 }
 
 }  // namespace tandem::sip::detail

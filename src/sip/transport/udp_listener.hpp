@@ -11,17 +11,30 @@
 // (see scheduleRead()).
 // That trades up to `batchDelay` of latency, only while busy, for far fewer
 // system calls and wake-ups per message.
+//
+// For the pause to save wake-ups the socket must not wake the loop during
+// it, and a socket in Asio's reactor would: Asio registers every descriptor
+// for input once, edge-triggered, so each arriving datagram wakes a loop
+// sleeping in epoll_wait() whether or not a read is pending. So the socket is
+// not in Asio's reactor. It sits in an epoll instance of its own, level-
+// triggered, and that instance is what the reactor watches; a pause takes
+// the socket's interest away and the end of pausing gives it back (one
+// epoll_ctl() each). On a virtual machine a wake-up costs the woken process
+// several microseconds, about what the work for a REGISTER costs.
 
 #include "sip/transport/flow.hpp"
 #include "sip/transport/transport_tuning.hpp"
 
 #include <boost/asio/ip/udp.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <chrono>
+#include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,10 +47,15 @@ namespace tandem::sip::detail {
 
 class UdpListener : public std::enable_shared_from_this<UdpListener> {
  public:
-  // `socket` is open, bound and non-blocking. `batchDelay` 0 reads as soon
-  // as a datagram arrives, always.
+  // `socket` is open, bound and non-blocking; the listener takes its
+  // descriptor out of Asio. `batchDelay` 0 reads as soon as a datagram
+  // arrives, always. Throws std::system_error when no epoll instance can be
+  // made.
   UdpListener(boost::asio::ip::udp::socket socket, TransportListener& listener,
               std::shared_ptr<spdlog::logger> log, std::chrono::microseconds batchDelay);
+  ~UdpListener();
+  UdpListener(const UdpListener&) = delete;
+  UdpListener& operator=(const UdpListener&) = delete;
 
   const core::Endpoint& local() const { return flow_.local; }
   bool isV6() const { return flow_.local.address.is_v6(); }
@@ -54,13 +72,22 @@ class UdpListener : public std::enable_shared_from_this<UdpListener> {
   void close();
 
  private:
+  // Sets what the socket's registration in its epoll instance asks for (0
+  // while pausing); a system call only when that changes.
+  void setInterest(std::uint32_t events);
+  // Input, and output while datagrams wait for room (blocked_).
+  std::uint32_t wanted() const;
+  // The socket's epoll instance reported: sends what waited for room, reads.
+  void onReady(const boost::system::error_code& ec);
   void onReadable(const boost::system::error_code& ec);
   // After a read that took `total` datagrams: read on at once, in
-  // batchDelay_, or when the reactor reports more.
+  // batchDelay_ (pausing), or when the reactor reports more.
   void scheduleRead(int total);
   // Sends what waits (sendmmsg); whether the last of it left.
   bool flush();
+  // Queues a datagram the socket had no room for, until it has (sendBlocked()).
   void sendWhenWritable(const boost::asio::ip::udp::endpoint& to, std::string data);
+  void sendBlocked();
   // One received datagram: a message for the listener, a STUN request to
   // answer, or a keep-alive to drop.
   void deliver(char* data, std::size_t n, const boost::asio::ip::udp::endpoint& sender);
@@ -76,7 +103,7 @@ class UdpListener : public std::enable_shared_from_this<UdpListener> {
     mmsghdr headers[tuning::kUdpSlots];
   };
 
-  boost::asio::ip::udp::socket socket_;
+  int fd_ = -1;                  // the UDP socket, outside Asio (see the class comment)
   TransportListener* listener_;  // null once closed
   std::shared_ptr<spdlog::logger> log_;
   Flow flow_;  // Udp and the local address; remote is set per datagram
@@ -91,12 +118,19 @@ class UdpListener : public std::enable_shared_from_this<UdpListener> {
   };
   std::vector<Outgoing> outgoing_;
   bool delivering_ = false;
+  // Datagrams the socket buffer had no room for, oldest first.
+  std::deque<Outgoing> blocked_;
+
+  // The epoll instance holding fd_, as the reactor sees it; closed by close().
+  boost::asio::posix::stream_descriptor ready_;
+  std::uint32_t interest_ = 0;  // the events fd_'s registration asks for
 
   // Read pacing (see the class comment).
   const std::chrono::microseconds batchDelay_;
   boost::asio::steady_timer paceTimer_;
-  std::chrono::steady_clock::time_point lastRead_{};
-  std::chrono::steady_clock::time_point noPauseUntil_{};
+  std::chrono::steady_clock::time_point lastWake_{};  // the reactor's last for this socket
+  // Average interval between the reactor's wake-ups for this socket.
+  std::chrono::microseconds wakeInterval_ = 4 * batchDelay_;
   bool paced_ = false;  // the read in progress was started by paceTimer_
 };
 

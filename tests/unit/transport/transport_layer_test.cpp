@@ -169,6 +169,30 @@ TEST_F(TransportLayerTest, UdpPacedReadsLoseNothingAndResumeWhenIdle) {
   EXPECT_EQ(client.receive(io), "answer");
 }
 
+// A socket the reactor wakes for more often than the batch delay pauses
+// between reads: then a datagram waits for the pause to end, and arrives.
+TEST_F(TransportLayerTest, UdpBusySocketWaitsOutAPause) {
+  TransportOptions options;
+  options.udpBatchDelay = std::chrono::milliseconds(300);
+  auto layer = make(recorder, options);
+  ASSERT_EQ(layer->listen(Transport::Udp, loopback()), "");
+  UdpClient client(port(*layer, Transport::Udp));
+  const auto request = sipMessage("OPTIONS sip:a@127.0.0.1 SIP/2.0");
+  // One datagram per wake-up, each sent as soon as the one before arrived,
+  // until one is not read within 50 ms: the listener paused after the read
+  // before it (its wake-ups average well under 300 ms after a few).
+  bool paused = false;
+  for (std::size_t sent = 1; sent <= 30 && !paused; ++sent) {
+    client.send(request);
+    paused = !runUntil(
+        io, [&] { return recorder.messages.size() == sent; }, 50ms);
+    if (paused) {
+      ASSERT_TRUE(runUntil(io, [&] { return recorder.messages.size() == sent; }));
+    }
+  }
+  EXPECT_TRUE(paused);
+}
+
 TEST_F(TransportLayerTest, UdpKeepAliveDatagramsAreDropped) {
   auto layer = make(recorder);
   ASSERT_EQ(layer->listen(Transport::Udp, loopback()), "");
