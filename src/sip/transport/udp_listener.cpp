@@ -173,7 +173,6 @@ void UdpListener::onReady(const error_code& ec) {
     lastWake_ = now;
     wakeInterval_ += (interval - wakeInterval_) / 4;
   }
-  if (!blocked_.empty()) sendBlocked();
   onReadable({});
 }
 
@@ -189,6 +188,9 @@ void UdpListener::onReady(const error_code& ec) {
 void UdpListener::onReadable(const error_code& ec) {
   if (listener_ == nullptr || ec == asio::error::operation_aborted) return;
   if (ec) log_->warn("UDP {}: wait failed: {}", flow_.local.toString(), ec.message());
+  // What waited for room goes first: at every wake-up, paused or not (a
+  // socket paced without end is never handed back to the reactor).
+  if (!blocked_.empty()) sendBlocked();
   const int fd = fd_;
   int total = 0;
   while (total < tuning::kUdpReadBatch) {

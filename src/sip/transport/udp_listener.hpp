@@ -77,7 +77,7 @@ class UdpListener : public std::enable_shared_from_this<UdpListener> {
   void setInterest(std::uint32_t events);
   // Input, and output while datagrams wait for room (blocked_).
   std::uint32_t wanted() const;
-  // The socket's epoll instance reported: sends what waited for room, reads.
+  // The socket's epoll instance reported: reads (and sends what waited).
   void onReady(const boost::system::error_code& ec);
   void onReadable(const boost::system::error_code& ec);
   // After a read that took `total` datagrams: read on at once, in

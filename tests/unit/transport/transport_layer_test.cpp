@@ -20,6 +20,14 @@ class TransportLayerTest : public ::testing::Test {
   std::unique_ptr<TransportLayer> make(Recorder& recorder, TransportOptions options = {}) {
     return std::make_unique<TransportLayer>(io, recorder, std::move(options));
   }
+  // A layer listening on UDP that pauses `delay` between reads when busy.
+  std::unique_ptr<TransportLayer> pacedUdp(std::chrono::microseconds delay) {
+    TransportOptions options;
+    options.udpBatchDelay = delay;
+    auto layer = make(recorder, options);
+    EXPECT_EQ(layer->listen(Transport::Udp, loopback()), "");
+    return layer;
+  }
   static std::uint16_t port(const TransportLayer& layer, Transport t) {
     const auto at = layer.advertised(t);
     return at ? at->port : 0;
@@ -140,10 +148,7 @@ TEST_F(TransportLayerTest, UdpCheckedSendDuringABatchFlushesAndReportsFailure) {
 // With a batch delay, a busy socket is read in paced batches: every datagram
 // still arrives and is answered, and one sent after a pause is read too.
 TEST_F(TransportLayerTest, UdpPacedReadsLoseNothingAndResumeWhenIdle) {
-  TransportOptions options;
-  options.udpBatchDelay = std::chrono::microseconds(2000);
-  auto layer = make(recorder, options);
-  ASSERT_EQ(layer->listen(Transport::Udp, loopback()), "");
+  auto layer = pacedUdp(std::chrono::microseconds(2000));
   UdpClient client(port(*layer, Transport::Udp));
   recorder.reply = [&](const std::string&, const Flow& from) {
     layer->sendDeferrable(from, "answer");
@@ -172,10 +177,7 @@ TEST_F(TransportLayerTest, UdpPacedReadsLoseNothingAndResumeWhenIdle) {
 // A socket the reactor wakes for more often than the batch delay pauses
 // between reads: then a datagram waits for the pause to end, and arrives.
 TEST_F(TransportLayerTest, UdpBusySocketWaitsOutAPause) {
-  TransportOptions options;
-  options.udpBatchDelay = std::chrono::milliseconds(300);
-  auto layer = make(recorder, options);
-  ASSERT_EQ(layer->listen(Transport::Udp, loopback()), "");
+  auto layer = pacedUdp(std::chrono::milliseconds(300));
   UdpClient client(port(*layer, Transport::Udp));
   const auto request = sipMessage("OPTIONS sip:a@127.0.0.1 SIP/2.0");
   // One datagram per wake-up, each sent as soon as the one before arrived,
