@@ -173,7 +173,7 @@ void UdpListener::onReady(const error_code& ec) {
     lastWake_ = now;
     wakeInterval_ += (interval - wakeInterval_) / 4;
   }
-  onReadable({});
+  onReadable();
 }
 
 // Readiness, then recvmmsg() batches of up to kUdpSlots datagrams, up to
@@ -185,9 +185,8 @@ void UdpListener::onReady(const error_code& ec) {
 // Unconnected UDP sockets get no ICMP errors (no IP_RECVERR), so a short batch
 // is not an error left pending in front of more data. What the datagrams of a
 // batch cause to be sent waits for the end of the batch (flush()).
-void UdpListener::onReadable(const error_code& ec) {
-  if (listener_ == nullptr || ec == asio::error::operation_aborted) return;
-  if (ec) log_->warn("UDP {}: wait failed: {}", flow_.local.toString(), ec.message());
+void UdpListener::onReadable() {
+  if (listener_ == nullptr) return;
   // What waited for room goes first: at every wake-up, paused or not (a
   // socket paced without end is never handed back to the reactor).
   if (!blocked_.empty()) sendBlocked();
@@ -239,7 +238,7 @@ void UdpListener::scheduleRead(int total) {
   const bool paced = std::exchange(paced_, false);
   if (total >= tuning::kUdpReadBatch) {
     // Yield to other handlers, then read on: more may be queued.
-    asio::post(ready_.get_executor(), [self = shared_from_this()] { self->onReadable({}); });
+    asio::post(ready_.get_executor(), [self = shared_from_this()] { self->onReadable(); });
     return;
   }
   if (batchDelay_.count() > 0) {
@@ -256,7 +255,7 @@ void UdpListener::scheduleRead(int total) {
       paceTimer_.async_wait([self = shared_from_this()](const error_code& e) {
         if (e || self->listener_ == nullptr) return;
         self->paced_ = true;
-        self->onReadable({});
+        self->onReadable();
       });
       return;
     }

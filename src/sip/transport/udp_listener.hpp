@@ -79,7 +79,8 @@ class UdpListener : public std::enable_shared_from_this<UdpListener> {
   std::uint32_t wanted() const;
   // The socket's epoll instance reported: reads (and sends what waited).
   void onReady(const boost::system::error_code& ec);
-  void onReadable(const boost::system::error_code& ec);
+  // Reads what is queued (after onReady(), a pause, or a full batch).
+  void onReadable();
   // After a read that took `total` datagrams: read on at once, in
   // batchDelay_ (pausing), or when the reactor reports more.
   void scheduleRead(int total);
