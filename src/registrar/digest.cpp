@@ -53,16 +53,20 @@ char lower(char c) {
 }
 
 bool equalsNoCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                            [](char x, char y) { return lower(x) == lower(y); });
+  if (a.size() != b.size()) return false;
+  // Mostly already the same case: lower() only where the bytes differ.
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i] != b[i] && lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
 }
 
 // RFC 4648 §5, without padding.
 constexpr char kBase64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 std::string base64UrlEncode(const unsigned char* data, std::size_t size) {
-  std::string out;
-  out.reserve((size * 8 + 5) / 6);
+  std::string out((size * 8 + 5) / 6, '\0');
+  char* p = out.data();
   std::uint32_t acc = 0;
   int bits = 0;
   for (std::size_t i = 0; i < size; ++i) {
@@ -70,10 +74,10 @@ std::string base64UrlEncode(const unsigned char* data, std::size_t size) {
     bits += 8;
     while (bits >= 6) {
       bits -= 6;
-      out.push_back(kBase64Url[(acc >> bits) & 0x3f]);
+      *p++ = kBase64Url[(acc >> bits) & 0x3f];
     }
   }
-  if (bits > 0) out.push_back(kBase64Url[(acc << (6 - bits)) & 0x3f]);
+  if (bits > 0) *p++ = kBase64Url[(acc << (6 - bits)) & 0x3f];
   return out;
 }
 
@@ -142,16 +146,17 @@ NonceManager::NonceId nonceId(const unsigned char* raw) {
 }
 
 // RFC 3261 §25.1: quoted-string = SWS DQUOTE *(qdtext / quoted-pair) DQUOTE.
-std::string quote(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
+void appendQuoted(std::string& out, std::string_view s) {
   out.push_back('"');
-  for (char c : s) {
-    if (c == '"' || c == '\\') out.push_back('\\');
-    out.push_back(c);
+  if (std::none_of(s.begin(), s.end(), [](char c) { return c == '"' || c == '\\'; })) {
+    out.append(s);
+  } else {
+    for (char c : s) {
+      if (c == '"' || c == '\\') out.push_back('\\');
+      out.push_back(c);
+    }
   }
   out.push_back('"');
-  return out;
 }
 
 // nc-value = 8LHEX (RFC 7616 §3.4); upper-case digits are tolerated.
@@ -425,22 +430,24 @@ NonceManager::CountUse NonceManager::countUse(const NonceId& id, std::uint32_t n
 std::vector<std::string> makeChallenges(NonceManager& nonces, std::string_view realm, bool stale,
                                         std::string_view opaque, bool md5Only) {
   const std::string nonce = nonces.issue(realm);
-  const std::string quotedRealm = quote(realm);
-  const std::string quotedOpaque = opaque.empty() ? std::string() : quote(opaque);
   std::vector<std::string> out;
   out.reserve(2);
   for (auto alg : {DigestAlgorithm::Md5, DigestAlgorithm::Sha256}) {
     if (md5Only && alg != DigestAlgorithm::Md5) break;
     std::string& v = out.emplace_back();
-    v.reserve(80 + quotedRealm.size() + nonce.size() + quotedOpaque.size());
-    v.append("Digest realm=")
-        .append(quotedRealm)
-        .append(", nonce=\"")
+    // Quoting adds two quotes, and at most doubles what it quotes.
+    v.reserve(96 + 2 * realm.size() + nonce.size() + 2 * opaque.size());
+    v.append("Digest realm=");
+    appendQuoted(v, realm);
+    v.append(", nonce=\"")
         .append(nonce)
         .append("\", qop=\"auth\", algorithm=")
         .append(algorithmName(alg));
     if (stale) v.append(", stale=true");
-    if (!opaque.empty()) v.append(", opaque=").append(quotedOpaque);
+    if (!opaque.empty()) {
+      v.append(", opaque=");
+      appendQuoted(v, opaque);
+    }
   }
   return out;
 }

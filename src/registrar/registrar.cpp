@@ -166,7 +166,12 @@ std::unique_ptr<sip::Message> Registrar::handleRegisterStateless(const sip::Mess
 std::string Registrar::statelessTag(const sip::Message& request) {
   // The same request must get the same response (RFC 3261 §8.2.7), To tag
   // included: derive it from what names the request.
-  return fmt::format("{:016x}", sip::requestIdentityHash(request));
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::uint64_t hash = sip::requestIdentityHash(request);
+  std::string tag(16, '0');
+  for (std::size_t i = tag.size(); i-- > 0; hash >>= 4)
+    tag[i] = kDigits[hash & 0xf];
+  return tag;
 }
 
 void Registrar::prefetchBindings(std::string_view aor) const {
@@ -353,8 +358,13 @@ std::unique_ptr<sip::Message> Registrar::process(const sip::Message& request, co
   // Step 8: 200 OK listing every current binding with its remaining time.
   auto response = reply(200, {});
   for (const auto& b : list) {
-    auto value =
-        fmt::format("<{}>;expires={}", b.contact, std::max<std::int64_t>(0, b.expires - now));
+    char expires[24];
+    const auto end =
+        std::to_chars(expires, expires + sizeof expires, std::max<std::int64_t>(0, b.expires - now))
+            .ptr;
+    std::string value;
+    value.reserve(b.contact.size() + 12 + static_cast<std::size_t>(end - expires));
+    value.append("<").append(b.contact).append(">;expires=").append(expires, end);
     if (b.qTimes1000 != 1000) value += ";q=" + formatQ(b.qTimes1000);
     if (!b.instance.empty()) value += ";+sip.instance=" + b.instance;
     if (!b.regId.empty()) value += ";reg-id=" + b.regId;
