@@ -35,7 +35,7 @@ struct Config {
   std::size_t maxMessageSize = 65535;
   std::chrono::seconds tcpIdleTimeout{300};
   std::size_t udpReceiveBuffer = 4 * 1024 * 1024;
-  std::chrono::microseconds udpBatchDelay{300};  // see sip::TransportOptions
+  std::chrono::microseconds udpBatchDelay{2000};  // see sip::TransportOptions
   std::chrono::milliseconds t1{500}, t2{4000}, t4{5000};
   std::chrono::milliseconds tryingDelay{80};  // see sip::TimerConfig::trying
 

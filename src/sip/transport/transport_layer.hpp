@@ -27,10 +27,11 @@ struct TransportOptions {
   std::size_t maxMessageSize = 65535;              // larger stream messages close the connection
   std::chrono::seconds idleTimeout{300};           // stream connections with no traffic
   std::size_t udpReceiveBuffer = 4 * 1024 * 1024;  // SO_RCVBUF; the kernel may cap it
-  // While datagrams arrive more often than every two of this, a UDP socket is
-  // read this long after the last read rather than at each arrival (one wake-up
-  // for several; see UdpListener). 0: every arrival is read at once.
-  std::chrono::microseconds udpBatchDelay{300};
+  // While datagrams come close enough that this long gathers several
+  // (tuning::kUdpPauseGather), a UDP socket is read this long after the last
+  // read rather than at each arrival (one wake-up for several; see
+  // UdpListener). 0: every arrival is read at once.
+  std::chrono::microseconds udpBatchDelay{2000};
   // Our certificate chain and key: needed for a TLS listener, and presented
   // as client certificate on outgoing TLS connections when a server asks.
   std::string tlsCertFile, tlsKeyFile;

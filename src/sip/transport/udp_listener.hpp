@@ -6,9 +6,9 @@
 //
 // Under load it works in batches: a wake-up reads up to kUdpSlots datagrams
 // with one recvmmsg(), the answers they cause leave together with one
-// sendmmsg(), and while datagrams keep coming the next read waits `batchDelay`
-// for more to gather instead of sleeping in the reactor until the next one
-// (see scheduleRead()).
+// sendmmsg(), and while datagrams come close together the next read waits
+// `batchDelay` for more to gather instead of sleeping in the reactor until the
+// next one (see scheduleRead()).
 // That trades up to `batchDelay` of latency, only while busy, for far fewer
 // system calls and wake-ups per message.
 //
@@ -81,9 +81,10 @@ class UdpListener : public std::enable_shared_from_this<UdpListener> {
   void onReady(const boost::system::error_code& ec);
   // Reads what is queued (after onReady(), a pause, or a full batch).
   void onReadable();
-  // After a read that took `total` datagrams: read on at once, in
-  // batchDelay_ (pausing), or when the reactor reports more.
-  void scheduleRead(int total);
+  // After a read that took `total` datagrams, `sinceLast` after the read
+  // before began: read on at once, in batchDelay_ (pausing), or when the
+  // reactor reports more.
+  void scheduleRead(int total, std::chrono::microseconds sinceLast);
   // Sends what waits (sendmmsg); whether the last of it left.
   bool flush();
   // Queues a datagram the socket had no room for, until it has (sendBlocked()).
@@ -129,10 +130,10 @@ class UdpListener : public std::enable_shared_from_this<UdpListener> {
   // Read pacing (see the class comment).
   const std::chrono::microseconds batchDelay_;
   boost::asio::steady_timer paceTimer_;
-  std::chrono::steady_clock::time_point lastWake_{};  // the reactor's last for this socket
-  // Average interval between the reactor's wake-ups for this socket.
-  std::chrono::microseconds wakeInterval_ = 4 * batchDelay_;
-  bool paced_ = false;  // the read in progress was started by paceTimer_
+  std::chrono::steady_clock::time_point lastRead_{};  // when the last read began
+  // Average time between arriving datagrams (the time between the starts of
+  // two reads over the datagrams the second one read).
+  std::chrono::microseconds spacing_ = batchDelay_;
 };
 
 }  // namespace tandem::sip::detail

@@ -108,7 +108,7 @@ TEST(Validate, DomainMustBeAHostName) {
 }
 
 TEST(Validate, UdpBatchDelayIsBounded) {
-  EXPECT_EQ(Config{}.udpBatchDelay.count(), 300);  // the documented default
+  EXPECT_EQ(Config{}.udpBatchDelay.count(), 2000);  // the documented default
   expectBounds([](Config& c, int us) { c.udpBatchDelay = std::chrono::microseconds(us); },
                {0, 5000}, {5001, -1}, "sip.udp_batch_delay_us");
 }

@@ -174,15 +174,17 @@ TEST_F(TransportLayerTest, UdpPacedReadsLoseNothingAndResumeWhenIdle) {
   EXPECT_EQ(client.receive(io), "answer");
 }
 
-// A socket the reactor wakes for more often than the batch delay pauses
-// between reads: then a datagram waits for the pause to end, and arrives.
+// A socket whose datagrams come much closer together than the batch delay
+// pauses between reads: then a datagram waits for the pause to end, and
+// arrives.
 TEST_F(TransportLayerTest, UdpBusySocketWaitsOutAPause) {
   auto layer = pacedUdp(std::chrono::milliseconds(300));
   UdpClient client(port(*layer, Transport::Udp));
   const auto request = sipMessage("OPTIONS sip:a@127.0.0.1 SIP/2.0");
   // One datagram per wake-up, each sent as soon as the one before arrived,
   // until one is not read within 50 ms: the listener paused after the read
-  // before it (its wake-ups average well under 300 ms after a few).
+  // before it (its datagrams average well under 300 / 8 ms apart after a
+  // dozen).
   bool paused = false;
   for (std::size_t sent = 1; sent <= 30 && !paused; ++sent) {
     client.send(request);
@@ -193,6 +195,22 @@ TEST_F(TransportLayerTest, UdpBusySocketWaitsOutAPause) {
     }
   }
   EXPECT_TRUE(paused);
+}
+
+// Datagrams too far apart for a pause to gather several are read as they
+// come: here 60 ms apart, with 300 ms pauses (8 x 60 > 300). A pause would
+// hold each for about 240 ms.
+TEST_F(TransportLayerTest, UdpSparseDatagramsAreNotPaused) {
+  auto layer = pacedUdp(std::chrono::milliseconds(300));
+  UdpClient client(port(*layer, Transport::Udp));
+  const auto request = sipMessage("OPTIONS sip:a@127.0.0.1 SIP/2.0");
+  for (std::size_t sent = 1; sent <= 12; ++sent) {
+    runFor(io, 60ms);
+    client.send(request);
+    ASSERT_TRUE(runUntil(
+        io, [&] { return recorder.messages.size() == sent; }, 200ms))
+        << "datagram " << sent << " waited for a pause";
+  }
 }
 
 TEST_F(TransportLayerTest, UdpKeepAliveDatagramsAreDropped) {
