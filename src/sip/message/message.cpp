@@ -404,6 +404,7 @@ std::string Message::serialize() const {
   std::string out(size, '\0');
   char* p = out.data();
   const auto put = [&p](std::string_view s) {
+    if (s.empty()) return;  // an empty view's data() may be null: not for memcpy
     std::memcpy(p, s.data(), s.size());
     p += s.size();
   };
