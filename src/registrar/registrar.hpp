@@ -53,9 +53,10 @@ class Registrar {
   // returned, to go back statelessly, and a retransmission is processed again
   // and gets the same answer: the Authenticator accepts the repeat of a
   // nonce-count only for the very request that used it, the same CSeq is
-  // accepted only then, and the To tag derives from the request. This keeps a registrar, which
-  // §8.2.7 says cannot be stateless in general, idempotent for retransmissions: the transaction's
-  // 32 s of memory and timers are saved on every REGISTER.
+  // accepted only then, and the To tag derives from the request. This keeps a
+  // registrar, which §8.2.7 says cannot be stateless in general, idempotent
+  // for retransmissions: the transaction's 32 s of memory and timers are
+  // saved on every REGISTER.
   std::unique_ptr<sip::Message> handleRegisterStateless(const sip::Message& request,
                                                         const sip::Flow& from);
 

@@ -447,6 +447,8 @@ std::string Message::serialize() const {
   if (!wroteLength) putContentLength();
   put("\r\n");
   put(body_);
+  // The sizing above must cover every piece written.
+  assert(p <= out.data() + out.size());
   out.resize(static_cast<std::size_t>(p - out.data()));
   return out;
 }
